@@ -1,0 +1,13 @@
+"""ait: an AITemplate-style ahead-of-time compiler for CNN inference on NVIDIA GPUs.
+
+Importing ait never imports torch: the numpy path must work where torch is absent.
+"""
+from ait.compiler import build_graph
+from ait.frontend import nn
+from ait.ir import AitError, IntImm, IntVar, ShapeError, Tensor
+from ait.runtime import run_reference
+
+__version__ = "0.1.0"
+
+__all__ = ["build_graph", "nn", "AitError", "IntImm", "IntVar", "ShapeError", "Tensor",
+           "run_reference", "__version__"]

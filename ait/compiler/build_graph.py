@@ -1,0 +1,37 @@
+"""Outputs -> Graph: sort (dropping dead ops), fuse epilogues, sort again, name, plan memory.
+
+The one path every backend takes, the numpy reference executor included."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ait.ir import AitError, Graph, Tensor, TensorKind
+from ait.passes import fuse_epilogues, name_graph, plan_memory, sort_graph
+
+
+def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    if not outputs:
+        raise AitError("build_graph: no output tensors given")
+    for t in outputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"outputs must be ait Tensors, got {type(t).__name__}")
+        if t.src_op is None:
+            raise AitError(f"output {t.name!r} is not computed by any op (it is an input or a constant)")
+        t.is_output = True
+    ops = sort_graph(outputs)
+    if fuse:
+        ops = fuse_epilogues(ops)
+        ops = sort_graph(outputs)  # residual producers may have to move before their conv
+    inputs: list[Tensor] = []
+    for op in ops:
+        for t in op.inputs:
+            if t.kind is TensorKind.INPUT and all(t is not i for i in inputs):
+                inputs.append(t)
+    name_graph(ops, inputs)
+    plan = plan_memory(ops)
+    graph = Graph(ops=ops, inputs=inputs, outputs=outputs)
+    graph.plan = plan
+    graph.offsets = plan.offsets
+    graph.workspace_bytes = plan.workspace_bytes
+    return graph

@@ -1,0 +1,105 @@
+"""Dimensions: static (IntImm) or dynamic with bounds (IntVar).
+
+A dynamic dim keeps its identity through the graph: every op that passes the batch through
+hands on the same IntVar object, so one compiled model serves every value in its range.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Iterable, Sequence, Union
+
+_ids = itertools.count()
+
+
+class IntImm:
+    """A static dimension."""
+
+    def __init__(self, value: int, name: str | None = None):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"IntImm needs a non-negative int, got {value!r}")
+        self.value = value
+        self.name = name
+
+    @property
+    def lower_bound(self) -> int:
+        return self.value
+
+    @property
+    def upper_bound(self) -> int:
+        return self.value
+
+    def is_static(self) -> bool:
+        return True
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, IntImm):
+            return self.value == other.value
+        if isinstance(other, int) and not isinstance(other, bool):
+            return self.value == other
+        return False
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return f"IntImm({self.value})"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class IntVar:
+    """A dynamic dimension taking any integer value in ``values=[lo, hi]`` (inclusive)."""
+
+    def __init__(self, values: Sequence[int], name: str | None = None):
+        vals = list(values)
+        if len(vals) < 1 or not all(isinstance(v, int) and v > 0 for v in vals):
+            raise ValueError(f"IntVar needs positive int bounds [lo, hi], got {values!r}")
+        lo, hi = min(vals), max(vals)
+        self.values = [lo, hi]
+        self.name = name or f"dim_{next(_ids)}"
+
+    @property
+    def lower_bound(self) -> int:
+        return self.values[0]
+
+    @property
+    def upper_bound(self) -> int:
+        return self.values[1]
+
+    def is_static(self) -> bool:
+        return False
+
+    # Identity semantics: two IntVars are the same dim only if they are the same object.
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"IntVar({self.values}, name={self.name!r})"
+
+    def __str__(self) -> str:
+        return f"{self.name}[{self.values[0]}..{self.values[1]}]"
+
+
+Dim = Union[IntImm, IntVar]
+
+
+def as_dim(d: Union[int, IntImm, IntVar]) -> Dim:
+    if isinstance(d, (IntImm, IntVar)):
+        return d
+    if isinstance(d, int) and not isinstance(d, bool):
+        return IntImm(d)
+    raise TypeError(f"a dimension must be int, IntImm or IntVar, got {type(d).__name__}")
+
+
+def shape_str(shape: Iterable[Dim]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def same_dim(a: Dim, b: Dim) -> bool:
+    if isinstance(a, IntVar) or isinstance(b, IntVar):
+        return a is b
+    return a.value == b.value
+
+
+def static_value(d: Dim) -> int | None:
+    return d.value if isinstance(d, IntImm) else None

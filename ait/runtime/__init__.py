@@ -1,0 +1,4 @@
+"""Running compiled graphs: the numpy reference interpreter (CPU) and the CUDA Model."""
+from ait.runtime.reference import run_reference
+
+__all__ = ["run_reference"]

@@ -1,0 +1,121 @@
+"""ResNet-18/34/50/101/152 and Wide ResNet-50-2 in ait's frontend (mirrors AITemplate's
+examples/resnet50/modeling/resnet.py, built on the fused conv layers).
+
+Attribute names follow timm's ``ResNet`` so that every parameter's name is timm's state-dict
+key with '.' replaced by '_' (BN folded into the conv bias): weight_utils depends on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ait import IntVar, Tensor, nn
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    block: str                     # "basic" or "bottleneck"
+    layers: tuple[int, int, int, int]
+    base_width: int = 64           # bottleneck width per 64 planes (wide resnets: 128)
+
+
+SPECS = {
+    "resnet18": ResNetSpec("basic", (2, 2, 2, 2)),
+    "resnet34": ResNetSpec("basic", (3, 4, 6, 3)),
+    "resnet50": ResNetSpec("bottleneck", (3, 4, 6, 3)),
+    "resnet101": ResNetSpec("bottleneck", (3, 4, 23, 3)),
+    "resnet152": ResNetSpec("bottleneck", (3, 8, 36, 3)),
+    "wide_resnet50_2": ResNetSpec("bottleneck", (3, 4, 6, 3), base_width=128),
+}
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None,
+                 base_width: int = 64, dtype: str = "float16"):
+        super().__init__()
+        self.conv1 = nn.Conv2dBiasRelu(inplanes, planes, 3, stride, 1, dtype=dtype)
+        self.conv2 = nn.Conv2dBiasAddRelu(planes, planes, 3, 1, 1, dtype=dtype)
+        if downsample is not None:
+            self.downsample = downsample
+
+    def forward(self, x):
+        shortcut = self.downsample(x) if "downsample" in self._modules else x
+        return self.conv2(self.conv1(x), shortcut)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None,
+                 base_width: int = 64, dtype: str = "float16"):
+        super().__init__()
+        width = planes * base_width // 64
+        self.conv1 = nn.Conv2dBiasRelu(inplanes, width, 1, 1, 0, dtype=dtype)
+        self.conv2 = nn.Conv2dBiasRelu(width, width, 3, stride, 1, dtype=dtype)  # timm: stride here
+        self.conv3 = nn.Conv2dBiasAddRelu(width, planes * self.expansion, 1, 1, 0, dtype=dtype)
+        if downsample is not None:
+            self.downsample = downsample
+
+    def forward(self, x):
+        shortcut = self.downsample(x) if "downsample" in self._modules else x
+        return self.conv3(self.conv2(self.conv1(x)), shortcut)
+
+
+class ResNet(nn.Module):
+    def __init__(self, spec: ResNetSpec, num_classes: int = 1000, in_chans: int = 3,
+                 dtype: str = "float16"):
+        super().__init__()
+        block = BasicBlock if spec.block == "basic" else Bottleneck
+        self.spec, self.in_chans, self.num_classes = spec, in_chans, num_classes
+        self.conv1 = nn.Conv2dBiasReluFewChannels(in_chans, 64, 7, 2, 3, dtype=dtype)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        inplanes = 64
+        for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), spec.layers)):
+            stride = 1 if i == 0 else 2
+            layer = []
+            for b in range(blocks):
+                s = stride if b == 0 else 1
+                down = None
+                if b == 0 and (s != 1 or inplanes != planes * block.expansion):
+                    down = nn.Sequential(
+                        nn.Conv2dBias(inplanes, planes * block.expansion, 1, s, 0, dtype=dtype))
+                layer.append(block(inplanes, planes, s, down, spec.base_width, dtype))
+                inplanes = planes * block.expansion
+            self.add_module(f"layer{i + 1}", nn.Sequential(*layer))
+        self.num_features = inplanes
+        self.fc = nn.Linear(inplanes, num_classes, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, h, w, _ = x.shape()
+        y = self.maxpool(self.conv1(x))
+        for i in range(1, 5):
+            y = getattr(self, f"layer{i}")(y)
+        _, fh, fw, _ = y.shape()
+        y = nn.AvgPool2d((fh.value, fw.value), 1)(y)  # global average pool, as upstream
+        y = nn.Flatten()(y)
+        return self.fc(y)
+
+
+def create_resnet(name: str = "resnet50", num_classes: int = 1000, dtype: str = "float16") -> ResNet:
+    if name not in SPECS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
+    return ResNet(SPECS[name], num_classes, dtype=dtype)
+
+
+def build_resnet_graph(name: str = "resnet50", batch_size: int | tuple[int, int] = 1,
+                       image_size: int = 224, num_classes: int = 1000, dtype: str = "float16"):
+    """The model and its output tensor for input ``input0`` [N, H, W, 3] (NHWC).
+
+    ``batch_size`` is an int (static) or (lo, hi) for a dynamic batch served by one model.
+    """
+    model = create_resnet(name, num_classes, dtype)
+    model.name_parameter_tensor()
+    batch = (IntVar(list(batch_size), name="batch_size") if isinstance(batch_size, (tuple, list))
+             else batch_size)
+    x = Tensor([batch, image_size, image_size, model.in_chans], name="input0", dtype=dtype,
+               is_input=True)
+    y = model(x)
+    y.name = "output0"
+    y.is_output = True
+    return model, y

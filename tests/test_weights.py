@@ -1,0 +1,114 @@
+"""weight_utils: BN folding, layout, files and their errors."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import ait
+from ait import AitError
+from modeling.resnet import create_resnet
+from tests.conftest import ROOT
+from weight_utils import (conform, fold_timm_state, load_weights, randomize_bn, save_weights,
+                          timm_to_ait)
+
+timm = pytest.importorskip("timm")
+
+
+@pytest.fixture(scope="module")
+def r18():
+    torch.manual_seed(0)
+    tm = timm.create_model("resnet18", num_classes=10).eval()
+    randomize_bn(tm, 1)
+    return tm
+
+
+def test_bn_folding_matches_conv_then_bn(r18):
+    """Folded conv1 (OHWI, bias) equals timm's conv1 followed by bn1 (with its own eps)."""
+    r18.bn1.eps = 1e-3  # folding must use each BN's own eps
+    folded = fold_timm_state(r18)
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        ref = r18.bn1(r18.conv1(x)).permute(0, 2, 3, 1).numpy()
+    from ait.ops.conv2d.reference import conv2d_nhwc
+
+    out = conv2d_nhwc(x.permute(0, 2, 3, 1).numpy(), folded["conv1_weight"], (2, 2), (3, 3),
+                      (1, 1)) + folded["conv1_bias"]
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+    r18.bn1.eps = 1e-5
+
+
+def test_names_layout_padding_and_dtype(r18):
+    model = create_resnet("resnet18", num_classes=10)
+    params = timm_to_ait(r18, model)
+    assert params["conv1_weight"].shape == (64, 7, 7, 4)
+    assert not params["conv1_weight"][..., 3].any()  # padded channel is zero
+    assert params["layer2_0_downsample_0_weight"].shape == (128, 1, 1, 64)
+    assert params["fc_weight"].shape == (10, 512)
+    assert all(v.dtype == np.float16 and v.flags.c_contiguous for v in params.values())
+    # every ait parameter name is a timm key with '.' -> '_' (bias: the folded BN)
+    timm_keys = {k.replace(".", "_") for k in r18.state_dict()}
+    for name in params:
+        assert name in timm_keys or name.endswith("_bias")
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_weights_file_round_trip(r18, tmp_path, suffix):
+    model = create_resnet("resnet18", num_classes=10)
+    params = timm_to_ait(r18, model)
+    path = save_weights(params, tmp_path / f"w{suffix}")
+    back = load_weights(path, model)
+    assert back.keys() == params.keys()
+    for k in params:
+        np.testing.assert_array_equal(back[k], params[k])
+
+
+def test_missing_and_misshaped_keys_are_named(r18):
+    model = create_resnet("resnet18", num_classes=10)
+    params = dict(timm_to_ait(r18, model))
+    bad = dict(params)
+    del bad["layer3_1_conv2_bias"]
+    with pytest.raises(AitError, match="missing 1 key.*'layer3_1_conv2_bias'"):
+        conform(bad, model)
+    bad = dict(params, layer1_0_conv1_weight=np.zeros((64, 3, 3, 32), np.float16))
+    with pytest.raises(AitError, match=r"'layer1_0_conv1_weight' has shape \(64, 3, 3, 32\)"):
+        conform(bad, model)
+    bad = dict(params, extra_thing=np.zeros(3))
+    with pytest.raises(AitError, match="unknown key.*'extra_thing'"):
+        conform(bad, model)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(AitError, match="does not exist"):
+        load_weights(tmp_path / "nope.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip file at all")
+    with pytest.raises(AitError, match="not a readable"):
+        load_weights(junk)
+    pickled = tmp_path / "obj.npz"
+    np.savez(pickled, a=np.array([{"x": 1}], dtype=object))  # needs pickle to read
+    with pytest.raises(AitError, match="not a readable"):
+        load_weights(pickled)
+    with pytest.raises(AitError, match=r"\.npz or \.safetensors"):
+        save_weights({"a": np.zeros(2)}, tmp_path / "w.pt")
+
+
+def test_cli_writes_a_loadable_file(tmp_path):
+    out = tmp_path / "r18.npz"
+    r = subprocess.run([sys.executable, "weight_utils.py", "--model", "resnet18", "--num-classes",
+                        "10", "--seed", "3", "--out", str(out)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "wrote" in r.stdout
+    params = load_weights(out, create_resnet("resnet18", num_classes=10))
+    assert params["fc_bias"].shape == (10,)
+    r = subprocess.run([sys.executable, "weight_utils.py", "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "--pretrained" in r.stdout
+
+
+def test_import_ait_does_not_import_torch():
+    code = "import sys, ait, ait.runtime; assert 'torch' not in sys.modules, 'torch imported'"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""TIMM ResNet weights -> ait constants, and the weights file format.
+
+Each BatchNorm is folded into the conv before it, with that BN's own eps:
+    w' = w * gamma / sqrt(var + eps),   b' = beta - mean * gamma / sqrt(var + eps)
+then NCHW -> OHWI, the stem weight zero-padded to the padded input channels, and cast to
+fp16 (or kept fp32 for the reference). Files are .npz (no pickle: np.load(allow_pickle=False))
+or .safetensors, and load back with their names and shapes checked against the model.
+
+    python weight_utils.py --model resnet50 --out resnet50.npz [--pretrained | --seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from ait import AitError
+
+_CONV_TO_BN = [
+    (re.compile(r"^(.*\.)?conv(\d+)$"), r"\1bn\2"),             # convN -> bnN
+    (re.compile(r"^(.*\.downsample)\.0$"), r"\1.1"),           # downsample.0 -> downsample.1
+]
+
+
+def _bn_key_for(conv: str) -> str:
+    for pattern, repl in _CONV_TO_BN:
+        if pattern.match(conv):
+            return pattern.sub(repl, conv)
+    raise AitError(f"no BatchNorm naming rule for conv {conv!r}")
+
+
+def fold_timm_state(model) -> dict[str, np.ndarray]:
+    """{ait name: fp32 numpy array} from a timm ResNet module (BN folded, OHWI, unpadded)."""
+    import torch
+
+    modules = dict(model.named_modules())
+    out: dict[str, np.ndarray] = {}
+    with torch.no_grad():
+        for name, mod in modules.items():
+            if isinstance(mod, torch.nn.Conv2d):
+                bn_name = _bn_key_for(name)
+                bn = modules.get(bn_name)
+                if not isinstance(bn, torch.nn.BatchNorm2d):
+                    raise AitError(f"conv {name!r}: expected BatchNorm2d {bn_name!r} after it, "
+                                   f"found {type(bn).__name__}")
+                scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+                w = mod.weight.double() * scale.view(-1, 1, 1, 1)
+                b = bn.bias.double() - bn.running_mean.double() * scale
+                if mod.bias is not None:
+                    b = b + mod.bias.double() * scale
+                key = name.replace(".", "_")
+                out[key + "_weight"] = w.permute(0, 2, 3, 1).float().numpy()  # OIHW -> OHWI
+                out[key + "_bias"] = b.float().numpy()
+            elif isinstance(mod, torch.nn.Linear):
+                key = name.replace(".", "_")
+                out[key + "_weight"] = mod.weight.float().numpy()
+                out[key + "_bias"] = mod.bias.float().numpy()
+    return out
+
+
+def expected_shapes(ait_model) -> dict[str, tuple[int, ...]]:
+    return {name.replace(".", "_"): tuple(p.shape()) for name, p in ait_model.named_parameters()}
+
+
+def conform(params: Mapping[str, np.ndarray], ait_model, dtype: str = "float16") -> dict[str, np.ndarray]:
+    """Check names and shapes against the ait model, zero-padding input channels where the
+    model's weight is wider (the few-channels stem), and cast. Errors name the key."""
+    from ait.frontend.nn import Conv2dBiasReluFewChannels
+
+    expected = expected_shapes(ait_model)
+    # weights stored with zero-padded input channels: name -> the unpadded channel count
+    padded = {(n + ".weight").lstrip(".").replace(".", "_"): m.orig_channels
+              for n, m in ait_model.named_modules() if isinstance(m, Conv2dBiasReluFewChannels)}
+    missing = sorted(set(expected) - set(params))
+    unknown = sorted(set(params) - set(expected))
+    if missing:
+        raise AitError(f"weights are missing {len(missing)} key(s), first {missing[0]!r} "
+                       f"(expected shape {expected[missing[0]]})")
+    if unknown:
+        raise AitError(f"weights have {len(unknown)} unknown key(s), first {unknown[0]!r}")
+    out = {}
+    for key, shape in expected.items():
+        arr = np.asarray(params[key])
+        if arr.shape != shape:
+            pad_ok = (key in padded and arr.ndim == 4 and arr.shape[:3] == shape[:3]
+                      and arr.shape[3] == padded[key])
+            if not pad_ok:
+                raise AitError(f"weight {key!r} has shape {arr.shape}, the model expects {shape}")
+            arr = np.pad(arr, ((0, 0),) * 3 + ((0, shape[3] - arr.shape[3]),))
+        out[key] = np.ascontiguousarray(arr.astype(dtype))
+    return out
+
+
+def timm_to_ait(timm_model, ait_model, dtype: str = "float16") -> dict[str, np.ndarray]:
+    """The constants to bind to a compiled (or reference) ait ResNet."""
+    timm_model.eval()
+    return conform(fold_timm_state(timm_model), ait_model, dtype)
+
+
+# -- weights files ---------------------------------------------------------------------------
+def save_weights(params: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import save_file
+
+        save_file({k: np.ascontiguousarray(v) for k, v in params.items()}, str(path))
+    elif path.suffix == ".npz":
+        np.savez(path, **params)
+    else:
+        raise AitError(f"{path}: weights files end in .npz or .safetensors")
+    return path
+
+
+def load_weights(path: str | Path, ait_model=None, dtype: str | None = None) -> dict[str, np.ndarray]:
+    """Load a weights file (never unpickles); with a model, check it matches."""
+    path = Path(path)
+    if not path.is_file():
+        raise AitError(f"weights file {path} does not exist (make one with "
+                       f"`python weight_utils.py --model resnet50 --out {path.name}`)")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.numpy import load_file
+
+            params = load_file(str(path))
+        else:
+            with np.load(path, allow_pickle=False) as f:
+                params = {k: f[k] for k in f.files}
+    except Exception as e:  # corrupt or foreign file: say which
+        raise AitError(f"{path}: not a readable .npz/.safetensors weights file ({e})") from e
+    if ait_model is not None:
+        params = conform(params, ait_model, dtype or next(iter(params.values())).dtype.name)
+    return params
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    from modeling.resnet import SPECS
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="resnet50", choices=sorted(SPECS))
+    ap.add_argument("--out", required=True, help="output file (.npz or .safetensors)")
+    ap.add_argument("--pretrained", action="store_true",
+                    help="load timm's pretrained weights (needs them downloadable or cached)")
+    ap.add_argument("--seed", type=int, default=0, help="seed for random init (without --pretrained)")
+    ap.add_argument("--num-classes", type=int, default=1000)
+    ap.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    args = ap.parse_args(argv)
+    try:
+        import timm
+        import torch
+
+        from modeling.resnet import create_resnet
+
+        torch.manual_seed(args.seed)
+        try:
+            tm = timm.create_model(args.model, pretrained=args.pretrained,
+                                   num_classes=args.num_classes)
+        except Exception as e:
+            raise AitError(f"timm could not create {args.model} (pretrained={args.pretrained}): {e}")
+        if not args.pretrained:
+            randomize_bn(tm, args.seed)
+        params = timm_to_ait(tm, create_resnet(args.model, args.num_classes), args.dtype)
+        path = save_weights(params, args.out)
+    except AitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    n = sum(v.size for v in params.values())
+    print(f"wrote {path} ({len(params)} tensors, {n / 1e6:.1f} M parameters, {args.dtype})")
+    return 0
+
+
+def randomize_bn(model, seed: int = 0) -> None:
+    """Give BatchNorm layers non-trivial statistics, so a randomly initialised model tests
+    the folding (fresh BNs are the identity: mean 0, var 1, gamma 1, beta 0)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
