@@ -2,12 +2,13 @@
 
 Importing ait never imports torch: the numpy path must work where torch is absent.
 """
-from ait.compiler import build_graph
+from ait.backend.target import Target, detect_target
+from ait.compiler import build_graph, compile_model
 from ait.frontend import nn
 from ait.ir import AitError, IntImm, IntVar, ShapeError, Tensor
-from ait.runtime import run_reference
+from ait.runtime import AITData, Model, run_reference
 
 __version__ = "0.1.0"
 
-__all__ = ["build_graph", "nn", "AitError", "IntImm", "IntVar", "ShapeError", "Tensor",
+__all__ = ["AITData", "Model", "Target", "build_graph", "compile_model", "detect_target", "nn", "AitError", "IntImm", "IntVar", "ShapeError", "Tensor",
            "run_reference", "__version__"]

@@ -68,7 +68,9 @@ class ResNet(nn.Module):
         super().__init__()
         block = BasicBlock if spec.block == "basic" else Bottleneck
         self.spec, self.in_chans, self.num_classes = spec, in_chans, num_classes
-        self.conv1 = nn.Conv2dBiasReluFewChannels(in_chans, 64, 7, 2, 3, dtype=dtype)
+        # RGB padded to 8 channels: measured faster on the H200 than 4 (1.14 vs 1.23 ms at
+        # batch 256) since 8 halves make one 16-byte vector per pixel.
+        self.conv1 = nn.Conv2dBiasReluFewChannels(in_chans, 64, 7, 2, 3, dtype=dtype, pad_to=8)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         inplanes = 64
         for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), spec.layers)):

@@ -42,8 +42,8 @@ def test_bn_folding_matches_conv_then_bn(r18):
 def test_names_layout_padding_and_dtype(r18):
     model = create_resnet("resnet18", num_classes=10)
     params = timm_to_ait(r18, model)
-    assert params["conv1_weight"].shape == (64, 7, 7, 4)
-    assert not params["conv1_weight"][..., 3].any()  # padded channel is zero
+    assert params["conv1_weight"].shape == (64, 7, 7, 8)
+    assert not params["conv1_weight"][..., 3:].any()  # padded channels are zero
     assert params["layer2_0_downsample_0_weight"].shape == (128, 1, 1, 64)
     assert params["fc_weight"].shape == (10, 512)
     assert all(v.dtype == np.float16 and v.flags.c_contiguous for v in params.values())

@@ -1,0 +1,112 @@
+"""Graph + chosen kernels -> the model's C++ source (model.cu) and its metadata.
+
+Each op family's emitter (ait/ops/<family>/cuda.py) writes the C++ for one op; this module
+lays out constants, dims and the workspace, and renders backend/templates/model.cu.j2 with
+the runtime (ait/runtime/csrc/model_runtime.h) inlined, so the object cache's content hash
+covers everything the model's object depends on."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ait.backend.emit import EmitContext, KernelBuckets, OpCode, batch_buckets
+from ait.backend.templates import render
+from ait.ir import DTYPE_BYTES, AitError, Graph, IntImm, Op, Tensor
+from ait.ops.conv2d import Conv2d
+from ait.ops.conv2d import cuda as conv2d_cuda
+from ait.ops.elementwise import Add, Relu
+from ait.ops.elementwise import cuda as elementwise_cuda
+from ait.ops.gemm import Gemm
+from ait.ops.gemm import cuda as gemm_cuda
+from ait.ops.pad import PadChannels
+from ait.ops.pad import cuda as pad_cuda
+from ait.ops.pool import Pool2d
+from ait.ops.pool import cuda as pool_cuda
+from ait.ops.reshape import Reshape
+from ait.ops.reshape import cuda as reshape_cuda
+
+RUNTIME_HEADER = Path(__file__).resolve().parent.parent / "runtime" / "csrc" / "model_runtime.h"
+
+# op class -> emitter module (emit(op, ctx) -> OpCode; SOURCES: .cu files it links)
+EMITTERS = {
+    Conv2d: conv2d_cuda,
+    Gemm: gemm_cuda,
+    Pool2d: pool_cuda,
+    PadChannels: pad_cuda,
+    Add: elementwise_cuda,
+    Relu: elementwise_cuda,
+    Reshape: reshape_cuda,
+}
+
+# our own small kernels, linked into every model (a few KB; unused ones cost nothing at run)
+OWN_SOURCES = [*pool_cuda.SOURCES, *pad_cuda.SOURCES, *elementwise_cuda.SOURCES]
+
+
+def emitter_for(op: Op):
+    mod = EMITTERS.get(type(op))
+    if mod is None:
+        raise AitError(f"the CUDA backend has no kernel for op {op.kind} ({op.name})")
+    return mod
+
+
+def _dim_json(d) -> int | dict:
+    return d.value if isinstance(d, IntImm) else {"dim": d.name, "lower": d.lower_bound,
+                                                   "upper": d.upper_bound}
+
+
+def _tensor_json(t: Tensor) -> dict:
+    return {"name": t.name, "shape": [_dim_json(d) for d in t.shape()], "dtype": t.dtype}
+
+
+def metadata(graph: Graph, name: str, kernels: dict[int, KernelBuckets], extra: dict) -> dict:
+    return {
+        "name": name,
+        "inputs": [_tensor_json(t) for t in graph.inputs],
+        "outputs": [_tensor_json(t) for t in graph.outputs],
+        "dims": [{"name": d.name, "lower": d.lower_bound, "upper": d.upper_bound}
+                 for d in graph.dynamic_dims()],
+        "constants": [_tensor_json(t) for t in graph.constants()],
+        "ops": [{"name": op.name, "kind": op.kind, "attrs": op.describe(),
+                 "kernels": ({"upper": kernels[op._uid].upper, "names": kernels[op._uid].names}
+                             if op._uid in kernels else None)} for op in graph.ops],
+        "workspace_bytes": graph.workspace_bytes,
+        **extra,
+    }
+
+
+def probe_dims(graph: Graph) -> list[list[int]]:
+    """Dim vectors at which every kernel's workspace need is asked (each bucket's top)."""
+    dims = graph.dynamic_dims()
+    if not dims:
+        return [[]]
+    values = sorted({b for d in dims for b in batch_buckets(d)})
+    return [[min(max(v, d.lower_bound), d.upper_bound) for d in dims] for v in values]
+
+
+def generate_model_source(graph: Graph, name: str, kernels: dict[int, KernelBuckets],
+                          meta_extra: dict | None = None) -> tuple[str, dict]:
+    ctx = EmitContext(graph, kernels)
+    ops = []
+    for i, op in enumerate(graph.ops):
+        code: OpCode = emitter_for(op).emit(op, ctx)
+        ops.append({"index": i, "name": op.name, "kind": op.kind, "describe": op.describe(),
+                    "setup": code.setup, "run": code.run, "workspace": code.workspace})
+    conv = sorted({n for op in graph.ops if isinstance(op, Conv2d) for n in kernels[op._uid].names})
+    gemm = sorted({n for op in graph.ops if isinstance(op, Gemm) for n in kernels[op._uid].names})
+    meta = metadata(graph, name, kernels, meta_extra or {})
+    max_channels = max([t.shape()[-1].value for t in graph.tensors()
+                        if t.rank and isinstance(t.shape()[-1], IntImm)] + [8])
+    source = render(
+        "backend/templates/model.cu.j2",
+        name=name, num_ops=len(ops), ops=ops, conv_kernels=conv, gemm_kernels=gemm,
+        metadata_json=json.dumps(meta, separators=(",", ":")),
+        num_inputs=len(graph.inputs), num_outputs=len(graph.outputs),
+        num_dims=len(ctx.dims),
+        constants=[{"name": t.name, "bytes": t.max_bytes()} for t in ctx.constants],
+        workspace_bytes=graph.workspace_bytes,
+        zero_bytes=max_channels * DTYPE_BYTES["float32"],
+        dims=[{"lower": d.lower_bound, "upper": d.upper_bound} for d in ctx.dims],
+        probes=probe_dims(graph),
+        runtime_source=RUNTIME_HEADER.read_text(),
+    )
+    return source, meta

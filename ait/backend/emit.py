@@ -1,0 +1,107 @@
+"""What op emitters see while the model source is generated: C++ expressions for tensor
+pointers and dims, and the kernels the profiler chose for each op and batch bucket."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ait.ir import AitError, Graph, IntImm, IntVar, Op, Tensor, TensorKind
+from ait.ir.shape import Dim
+
+
+@dataclass
+class KernelBuckets:
+    """The kernel for each batch bucket of one op: run ``names[i]`` when n <= upper[i]."""
+
+    upper: list[int]
+    names: list[str]
+
+
+@dataclass
+class EmitContext:
+    graph: Graph
+    kernels: dict[int, KernelBuckets] = field(default_factory=dict)  # op uid -> choice
+
+    def __post_init__(self):
+        g = self.graph
+        self._inputs = {id(t): i for i, t in enumerate(g.inputs)}
+        self._outputs = {id(t): i for i, t in enumerate(g.outputs)}
+        self.constants = g.constants()
+        self._constants = {id(t): i for i, t in enumerate(self.constants)}
+        self.dims = g.dynamic_dims()
+        self._dims = {id(d): i for i, d in enumerate(self.dims)}
+        self._by_name = {t.name: t for t in g.tensors()}
+
+    def ptr(self, t: Tensor) -> str:
+        """A C++ expression for the tensor's device pointer (void* or const void*)."""
+        if id(t) in self._outputs:
+            return f"out[{self._outputs[id(t)]}]"
+        if t.kind is TensorKind.INPUT:
+            return f"const_cast<void*>(in[{self._inputs[id(t)]}])"
+        if t.kind is TensorKind.CONSTANT:
+            return f"m.constants[{self._constants[id(t)]}]"
+        root = self.graph.plan.root(t.name)
+        if root != t.name:
+            return self.ptr(self._by_name[root])
+        return f"static_cast<void*>(m.workspace + {self.graph.plan.offsets[t.name]}ull)"
+
+    def dim(self, d: Dim) -> str:
+        if isinstance(d, IntImm):
+            return str(d.value)
+        return f"dims[{self._dims[id(d)]}]"
+
+    def numel(self, t: Tensor) -> str:
+        return " * ".join(f"int64_t({self.dim(d)})" for d in t.shape()) or "1"
+
+    def kernels_for(self, op: Op) -> KernelBuckets:
+        if op._uid not in self.kernels:
+            raise AitError(f"no kernel was selected for {op.kind} op {op.name}")
+        return self.kernels[op._uid]
+
+
+@dataclass
+class OpCode:
+    """C++ for one op. ``setup`` declares the arguments; ``run`` sets ``rc`` (an AitStatus);
+    ``workspace`` (kernel-backed ops) sets ``bytes`` to the kernel workspace it needs."""
+
+    setup: str
+    run: str
+    workspace: str | None = None
+
+
+def dispatch(buckets: KernelBuckets, n_expr: str, call: str) -> str:
+    """if/else over batch buckets; ``call`` has a ``{k}`` placeholder for the kernel name.
+    Neighbouring buckets that chose the same kernel share one branch."""
+    merged_ub, merged_names = [], []
+    for ub, name in zip(buckets.upper, buckets.names):
+        if merged_names and merged_names[-1] == name:
+            merged_ub[-1] = ub
+        else:
+            merged_ub.append(ub)
+            merged_names.append(name)
+    buckets = KernelBuckets(merged_ub, merged_names)
+    if len(buckets.names) == 1:
+        return f"rc = {call.format(k=buckets.names[0])};"
+    lines = []
+    for i, (ub, name) in enumerate(zip(buckets.upper, buckets.names)):
+        last = i == len(buckets.names) - 1
+        head = "} else {" if last else (f"if ({n_expr} <= {ub}) {{" if i == 0 else
+                                         f"}} else if ({n_expr} <= {ub}) {{")
+        lines += [head, f"  rc = {call.format(k=name)};"]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def batch_buckets(dim: Dim) -> list[int]:
+    """Batch values the profiler tunes for: powers of two inside the range, plus its top.
+    At run time a batch n uses the kernel tuned for the smallest bucket >= n."""
+    if isinstance(dim, IntImm):
+        return [dim.value]
+    assert isinstance(dim, IntVar)
+    lo, hi = dim.lower_bound, dim.upper_bound
+    out = []
+    b = 1
+    while b < hi:
+        if b >= lo:
+            out.append(b)
+        b *= 2
+    return out + [hi]

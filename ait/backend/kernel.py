@@ -1,0 +1,59 @@
+"""What every kernel candidate offers, whatever its family or CUTLASS generation.
+
+A candidate is small frozen data (tile, stages, alignment, epilogue, accumulator) with a stable
+`name` (a C identifier: the exported symbol) and `render()` -> the full .cu source of one
+translation unit exporting `NAME` and `NAME_workspace_bytes` (see include/ait_abi.h).
+Names are built from the data and never parsed back.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from ait.ops.epilogue import Activation, Epilogue
+
+
+class Family(enum.Enum):
+    CONV2D = "conv2d"
+    GEMM = "gemm"
+
+
+class KernelCandidate(Protocol):
+    family: ClassVar[Family]
+    compile_cost: ClassVar[float]  # relative nvcc time (a Hopper 3.x kernel ~5x a 2.x one)
+    epilogue: Epilogue
+
+    @property
+    def name(self) -> str: ...
+
+    def render(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Tile2x:
+    """A CUTLASS 2.x threadblock tile (GEMM view: M, N, K), its warp grid and pipeline depth."""
+
+    shape: tuple[int, int, int]
+    warps: tuple[int, int, int]
+    stages: int
+
+    @property
+    def warp_tile(self) -> tuple[int, int, int]:
+        return tuple(s // w for s, w in zip(self.shape, self.warps))
+
+
+ACC_CPP = {"f32": "float", "f16": "cutlass::half_t"}
+
+
+def epilogue_values(epilogue: Epilogue) -> dict:
+    """Template values shared by every kernel template."""
+    return {
+        "relu": epilogue.activation is Activation.RELU,
+        "residual": epilogue.residual,
+        "epilogue_tag": epilogue.tag,
+    }
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in shape)

@@ -1,0 +1,95 @@
+"""compile_model: Graph -> kernels chosen per op and batch bucket -> one .so -> Model.
+
+    frontend outputs -> build_graph (passes) -> tune.select_kernels (profile, cached)
+    -> backend.codegen (model.cu) -> backend.nvcc (objects cached by content) -> Model
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ait.backend import nvcc
+from ait.backend.codegen import OWN_SOURCES, generate_model_source
+from ait.backend.emit import KernelBuckets, batch_buckets
+from ait.backend.target import Target
+from ait.compiler.build_graph import build_graph
+from ait.ir import AitError, Graph, Tensor
+from ait.ops.conv2d import Conv2d
+from ait.ops.epilogue import Epilogue
+from ait.ops.gemm import Gemm
+
+log = logging.getLogger("ait")
+
+
+def kernel_requests(graph: Graph) -> dict[int, list[tuple[int, object]]]:
+    """For each conv/gemm op: [(bucket upper bound, request)] in increasing bucket order."""
+    from ait.tune import ConvRequest, GemmRequest
+
+    out: dict[int, list[tuple[int, object]]] = {}
+    for op in graph.ops:
+        if isinstance(op, Conv2d):
+            n, h, w, c = op.x.shape()
+            k, r, s, _ = op.w.shape()
+            out[op._uid] = [(b, ConvRequest(op.epilogue or Epilogue(), b, h.value, w.value,
+                                            c.value, k.value, r.value, s.value, op.pad,
+                                            op.stride, op.dilation, op.few_channels))
+                            for b in batch_buckets(n)]
+        elif isinstance(op, Gemm):
+            m, k = op.inputs[0].shape()
+            n = op.inputs[1].shape()[0]
+            out[op._uid] = [(b, GemmRequest(op.epilogue or Epilogue(), b, n.value, k.value))
+                            for b in batch_buckets(m)]
+    return out
+
+
+def _check_dtypes(graph: Graph) -> None:
+    for t in graph.tensors():
+        if t.dtype != "float16":
+            raise AitError(f"tensor {t.name!r} is {t.dtype}: the CUDA backend runs float16 graphs "
+                           "(build the model with dtype='float16')")
+
+
+def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str | Path = "./tmp",
+                  name: str = "model", *, profile: bool = True, verbose: bool = True):
+    """Compile the graph that computes ``outputs`` into ``workdir/name/<name>.so``; returns a
+    loaded ``Model``. ``profile=False`` takes the first candidate that fits each op instead
+    of timing them (no GPU needed; also ``AIT_FIXED_KERNEL=first``)."""
+    from ait.runtime.model import Model
+    from ait.tune import kernel_sources, select_kernels
+
+    t0 = time.perf_counter()
+    graph = build_graph(outputs)
+    _check_dtypes(graph)
+    requests = kernel_requests(graph)
+    all_requests = sorted({r for reqs in requests.values() for _, r in reqs}, key=repr)
+    t1 = time.perf_counter()
+    profile = profile and os.environ.get("AIT_FIXED_KERNEL", "") != "first"
+    chosen = select_kernels(target, all_requests, profile=profile)
+    t2 = time.perf_counter()
+    kernels = {uid: KernelBuckets([b for b, _ in reqs], [chosen[r].name for _, r in reqs])
+               for uid, reqs in requests.items()}
+    source, meta = generate_model_source(graph, name, kernels, {
+        "target": {"arch": target.arch, "use_fp16_acc": target.use_fp16_acc,
+                   "cutlass": target.cutlass_version},
+    })
+    sources = [nvcc.Source(f"{name}_model", source)]
+    sources += [nvcc.Source(p.stem, p.read_text()) for p in OWN_SOURCES]
+    unique = {c.name: c for c in chosen.values()}
+    sources += kernel_sources(list(unique.values()))
+    objects = nvcc.compile_objects(target, sources, desc=f"building {name}")
+    out_dir = Path(workdir) / name
+    so = nvcc.link_shared(target, objects, out_dir / f"{name}.so")
+    (out_dir / "model.cu").write_text(source)  # for reading, not rebuilding
+    (out_dir / "metadata.json").write_text(json.dumps(meta, indent=1))
+    t3 = time.perf_counter()
+    summary = (f"compiled {name}: {len(graph.ops)} ops, {len(unique)} distinct kernels, "
+               f"workspace {graph.workspace_bytes / 2**20:.1f} MiB; graph {t1 - t0:.1f} s, "
+               f"kernel selection {t2 - t1:.1f} s, build {t3 - t2:.1f} s, total {t3 - t0:.1f} s")
+    (out_dir / "build_summary.txt").write_text(summary + "\n")
+    if verbose:
+        print(summary, flush=True)
+    return Model(so)

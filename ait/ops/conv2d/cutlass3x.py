@@ -1,0 +1,67 @@
+"""CUTLASS 3.x Hopper conv2d fprop candidates (TMA im2col + warpgroup MMA, arch 90 only).
+
+Epilogue LinCombPerColBiasEltAct (ReLu / Identity); the residual forms use beta = 1 with
+C = residual. In CUTLASS 4.2 only KernelImplicitTmaWarpSpecializedSm90 builds for conv, and it
+has one math warpgroup: the 128x256 tile spills registers (10-50x slower), so it is left out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ait.backend.kernel import ACC_CPP, Family, epilogue_values, shape_str
+from ait.backend.templates import render
+from ait.ops.epilogue import Epilogue
+
+TEMPLATE = "ops/conv2d/templates/conv2d_cutlass3x.cu.j2"
+ALIGNMENT = 8  # TMA: C and K must be multiples of 8 fp16 (16-byte rows)
+
+
+@dataclass(frozen=True)
+class Tile3x:
+    shape: tuple[int, int, int]           # CTA tile M (N*P*Q), N (K), K (C*R*S slice)
+    cluster: tuple[int, int] = (1, 1)
+
+
+# 64x128 wins batch 1 and 7x7 layers, 128x128 the 3x3 / 1x1 mid layers at batch 32-256,
+# 64x256 the 7x7 512 layer at batch 256 (DESIGN.md). Append to grow.
+TILES: tuple[Tile3x, ...] = (
+    Tile3x((64, 128, 64)),
+    Tile3x((128, 128, 64)),
+    Tile3x((64, 256, 64)),
+    Tile3x((64, 64, 64)),
+)
+
+
+@dataclass(frozen=True)
+class Conv2dCutlass3x:
+    family: ClassVar[Family] = Family.CONV2D
+    generation: ClassVar[str] = "3x"
+    compile_cost: ClassVar[float] = 5.0
+
+    tile: Tile3x
+    epilogue: Epilogue
+    acc: str  # "f32" | "f16"
+
+    @property
+    def name(self) -> str:
+        return (f"conv2d_3x_{shape_str(self.tile.shape)}_c{shape_str(self.tile.cluster)}_"
+                f"{self.epilogue.tag}_{self.acc}")
+
+    def supports(self, c: int, k: int) -> bool:
+        return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
+
+    def render(self) -> str:
+        return render(
+            TEMPLATE,
+            name=self.name,
+            acc_cpp=ACC_CPP[self.acc],
+            tile=self.tile.shape,
+            cluster=self.tile.cluster,
+            **epilogue_values(self.epilogue),
+        )
+
+
+def candidates(epilogue: Epilogue, c: int, k: int, acc: str) -> list[Conv2dCutlass3x]:
+    out = [Conv2dCutlass3x(t, epilogue, acc) for t in TILES]
+    return [cand for cand in out if cand.supports(c, k)]

@@ -1,0 +1,19 @@
+"""Kernel selection by profiling: candidates, profilers, per-GPU runner, sqlite cache.
+
+Public API:
+    select_kernels(target, requests, profile=None) -> {request: candidate}
+    ConvRequest, GemmRequest          what to choose a kernel for
+    kernel_objects(target, cands)     the cached objects the profilers were linked from
+    find_candidate(target, request, name), candidates_for(target, request)
+"""
+from ait.tune.build import kernel_objects, kernel_sources
+from ait.tune.cache import ProfileCache
+from ait.tune.candidates import NoCandidateError, candidates_for, find_candidate
+from ait.tune.requests import ConvRequest, GemmRequest, Request
+from ait.tune.select import ProfileCacheMissError, ProfileError, select_kernels
+
+__all__ = [
+    "ConvRequest", "GemmRequest", "NoCandidateError", "ProfileCache", "ProfileCacheMissError",
+    "ProfileError", "Request", "candidates_for", "find_candidate", "kernel_objects",
+    "kernel_sources", "select_kernels",
+]

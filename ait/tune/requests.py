@@ -1,0 +1,79 @@
+"""What the compiler asks the tuner for: one request per distinct (op, epilogue, shape)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ait.backend.kernel import Family
+from ait.ops.epilogue import Epilogue
+
+
+@dataclass(frozen=True)
+class ConvRequest:
+    """conv2d fprop, NHWC x [n, h, w, c], OHWI w [k, r, s, c], fused epilogue."""
+
+    family: ClassVar[Family] = Family.CONV2D
+
+    epilogue: Epilogue
+    n: int
+    h: int
+    w: int
+    c: int
+    k: int
+    r: int
+    s: int
+    pad: tuple[int, int] = (0, 0)
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    few_channels: bool = False  # padded stem: adds FixedChannels kernels
+
+    def __post_init__(self):
+        for f in ("pad", "stride", "dilation"):  # accept lists from callers, stay hashable
+            object.__setattr__(self, f, tuple(int(v) for v in getattr(self, f)))
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        p = (self.h + 2 * self.pad[0] - self.dilation[0] * (self.r - 1) - 1) // self.stride[0] + 1
+        q = (self.w + 2 * self.pad[1] - self.dilation[1] * (self.s - 1) - 1) // self.stride[1] + 1
+        return p, q
+
+    def dims(self) -> tuple[tuple[str, object], ...]:
+        return (("n", self.n), ("h", self.h), ("w", self.w), ("c", self.c), ("k", self.k),
+                ("r", self.r), ("s", self.s), ("pad", self.pad), ("stride", self.stride),
+                ("dilation", self.dilation), ("few_channels", self.few_channels))
+
+    def profiler_argv(self) -> list[str]:
+        args = []
+        for key, value in self.dims():
+            if key == "few_channels":
+                continue
+            args += [f"--{key}", *map(str, value if isinstance(value, tuple) else (value,))]
+        return args
+
+    def describe(self) -> str:
+        d = " ".join(f"{k}={v}" for k, v in self.dims() if k != "few_channels" or v)
+        return f"conv2d {self.epilogue.tag} [{d}]"
+
+
+@dataclass(frozen=True)
+class GemmRequest:
+    """gemm_rcr: y[m, n] = act(x[m, k] @ w[n, k]^T + bias[n])."""
+
+    family: ClassVar[Family] = Family.GEMM
+
+    epilogue: Epilogue
+    m: int
+    n: int
+    k: int
+
+    def dims(self) -> tuple[tuple[str, object], ...]:
+        return (("m", self.m), ("n", self.n), ("k", self.k))
+
+    def profiler_argv(self) -> list[str]:
+        return [a for key, value in self.dims() for a in (f"--{key}", str(value))]
+
+    def describe(self) -> str:
+        return f"gemm_rcr {self.epilogue.tag} [m={self.m} n={self.n} k={self.k}]"
+
+
+Request = ConvRequest | GemmRequest

@@ -1,0 +1,118 @@
+"""select_kernels: the one entry point the compiler calls to choose a kernel per op.
+
+Flow: candidates per request -> profile cache -> build only the profilers the misses need
+(one parallel batch) -> run them over the visible GPUs -> fastest correct candidate -> cache.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+
+from ait.backend.kernel import KernelCandidate
+from ait.backend.target import Target
+from ait.tune.build import ProfilerSpec, build_profilers
+from ait.tune.cache import ProfileCache, ProfileKey, env_flag
+from ait.tune.candidates import candidate_set_id, require_candidates
+from ait.tune.requests import Request
+from ait.tune.runner import Job, Result, run_jobs
+
+log = logging.getLogger(__name__)
+
+DTYPES = "float16"  # activations, weights and outputs; accumulation is in the key separately
+
+
+class ProfileError(RuntimeError):
+    """No candidate produced a correct result for an op."""
+
+
+class ProfileCacheMissError(RuntimeError):
+    """AIT_PROFILE_CACHE_ONLY=1 and an op has no cached choice."""
+
+
+def select_kernels(target: Target, requests: Iterable[Request], *, profile: bool | None = None,
+                   cache: ProfileCache | None = None) -> dict[Request, KernelCandidate]:
+    """Choose one kernel per request.
+
+    profile=False, or AIT_FIXED_KERNEL=first, takes the first candidate that can implement
+    the shape, with no GPU and no cache. Otherwise choices come from the profile cache;
+    misses are profiled (AIT_FORCE_PROFILE=1: everything is) unless AIT_PROFILE_CACHE_ONLY=1,
+    which makes a miss an error."""
+    requests = list(dict.fromkeys(requests))
+    cands = {r: require_candidates(target, r) for r in requests}
+    fixed = os.environ.get("AIT_FIXED_KERNEL", "").strip()
+    if fixed and fixed != "first":
+        raise ValueError(f"AIT_FIXED_KERNEL={fixed!r}: the only supported value is 'first'")
+    if profile is False or fixed == "first":
+        return {r: cands[r][0] for r in requests}
+
+    force, cache_only = env_flag("AIT_FORCE_PROFILE"), env_flag("AIT_PROFILE_CACHE_ONLY")
+    if force and cache_only:
+        raise ValueError("AIT_FORCE_PROFILE and AIT_PROFILE_CACHE_ONLY exclude each other")
+    cache = cache if cache is not None else ProfileCache()  # an empty cache is falsy
+    keys = {r: profile_key(target, r, cands[r]) for r in requests}
+    chosen: dict[Request, KernelCandidate] = {}
+    for r in requests:
+        entry = None if force else cache.get(keys[r])
+        by_name = {c.name: c for c in cands[r]}
+        if entry is not None and entry.kernel in by_name:
+            chosen[r] = by_name[entry.kernel]
+    misses = [r for r in requests if r not in chosen]
+    if misses and cache_only:
+        ops = "\n  ".join(r.describe() for r in misses)
+        raise ProfileCacheMissError(
+            f"AIT_PROFILE_CACHE_ONLY=1 and {len(misses)} op(s) are not in the profile cache "
+            f"{cache.path}:\n  {ops}")
+    if misses:
+        for r, (cand, ms, results) in profile_requests(target, misses, cands).items():
+            cache.put(keys[r], cand.name, ms, [res.raw for res in results])
+            chosen[r] = cand
+    return {r: chosen[r] for r in requests}
+
+
+def profile_key(target: Target, request: Request, cands: list[KernelCandidate]) -> ProfileKey:
+    return ProfileKey(
+        family=request.family.value,
+        epilogue=request.epilogue.tag,
+        dims=request.dims(),
+        dtypes=DTYPES,
+        arch=target.arch,
+        cutlass_version=target.cutlass_version,
+        acc=target.acc,
+        candidate_set=candidate_set_id(request.family, cands),
+    )
+
+
+def profile_requests(target: Target, requests: list[Request],
+                     cands: dict[Request, list[KernelCandidate]]
+                     ) -> dict[Request, tuple[KernelCandidate, float, list[Result]]]:
+    """Build the needed profilers, run them, return (fastest correct candidate, ms, results)."""
+    specs = {r: ProfilerSpec(r.family, r.epilogue, tuple(cands[r])) for r in requests}
+    profilers = build_profilers(target, list(specs.values()))
+    runnable = [r for r in requests if profilers[specs[r]].names]
+    jobs = [Job(profilers[specs[r]].path, tuple(r.profiler_argv()), profilers[specs[r]].names,
+                r.describe()) for r in runnable]
+    ran = dict(zip(runnable, run_jobs(jobs))) if jobs else {}
+    out = {}
+    for r in requests:
+        failed = [Result(name, "compile_error", raw={"name": name, "status": "compile_error",
+                                                      "error": err[-2000:]})
+                  for name, err in profilers[specs[r]].failed]
+        out[r] = _best(r, cands[r], ran.get(r, []) + failed)
+    return out
+
+
+def _best(request: Request, cands: list[KernelCandidate], results: list[Result]):
+    wrong = [res.name for res in results if res.status == "wrong"]
+    if wrong:
+        log.warning("%s: rejected wrong results from %s", request.describe(), ", ".join(wrong))
+    ok = [(res.ms, res.name) for res in results if res.status == "ok" and res.ms is not None]
+    if not ok:
+        summary = defaultdict(list)
+        for res in results:
+            summary[res.status].append(res.name)
+        detail = "; ".join(f"{status}: {', '.join(names)}" for status, names in summary.items())
+        raise ProfileError(f"no kernel candidate works for {request.describe()} ({detail})")
+    ms, name = min(ok)
+    return next(c for c in cands if c.name == name), ms, results

@@ -1,0 +1,545 @@
+"""Shared pieces of the benchmark scripts: arguments, CUDA timing, metadata, result files, tables.
+
+Result files are plain JSON (and a CSV of the same rows) so that they can be diffed, plotted and
+read without this module. torch is imported lazily: `--help`, argument errors and the CPU tests
+should not pay for importing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "ait-bench/1"
+DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+REPO_DIR = Path(__file__).resolve().parent
+
+CSV_FIELDS = (
+    "kind", "model", "variant", "batch_size", "latency_ms", "qps", "std_ms", "min_ms", "max_ms",
+    "runs", "iters_per_run", "compile_s", "max_rel_err", "error",
+)
+
+# Column labels of the upstream-style table; unknown variants are shown by their own name.
+VARIANT_LABELS = {
+    "eager": "PT eager",
+    "eager_cl": "PT eager CL",
+    "cl_graph": "PT CL+graph",
+    "compile_graph": "PT compile+graph",
+    "ait": "AIT",
+}
+
+
+# Output checks: max |y - ref| / max |ref| above this is reported as suspect (a warning, not a
+# failure: timings stay valid). fp16 through ~50 layers stays around 1e-3.
+CHECK_TOLERANCE = 5e-2
+
+
+class BenchError(Exception):
+    """An expected failure: reported as one line, without a traceback."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    """'8' -> (8,); '1,8,32' -> (1, 8, 32); '0' or 'all' -> the default sweep (upstream: 0)."""
+    text = text.strip()
+    if text.lower() in ("0", "all"):
+        return DEFAULT_BATCH_SIZES
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise ValueError(
+                f"invalid batch size {part!r} in {text!r}: expected positive integers, "
+                "comma separated (e.g. 8 or 1,8,32), or 'all'"
+            )
+        sizes.append(int(part))
+    return tuple(sorted(set(sizes)))
+
+
+def _batch_sizes_type(text: str) -> tuple[int, ...]:
+    try:
+        return parse_batch_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_bool(text: str) -> bool:
+    """Accept upstream's click booleans (`--use-fp16-acc True`)."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {text!r}")
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_common_args(parser: argparse.ArgumentParser, default_stem: str) -> None:
+    parser.add_argument(
+        "--batch-size", type=_batch_sizes_type, default=DEFAULT_BATCH_SIZES, metavar="N[,N...]",
+        help="batch size(s) to run: one (8), a list (1,8,32) or 'all' "
+        f"(default: {','.join(map(str, DEFAULT_BATCH_SIZES))})",
+    )
+    parser.add_argument("--model", default="resnet50", help="timm model name (default: resnet50)")
+    parser.add_argument(
+        "--results-dir", type=Path, default=Path("results"),
+        help="where <out-name>.json and .csv are written (default: ./results)",
+    )
+    parser.add_argument(
+        "--out-name", default=None, metavar="STEM",
+        help=f"file name stem of the results (default: {default_stem}_<model>)",
+    )
+
+
+def run_main(main: Callable[[], int], prog: str) -> int:
+    """Run a script's main: expected failures print one line; others also print the traceback
+    first (device time is scarce, so the details must not be lost) and end with one line."""
+    try:
+        return main()
+    except BenchError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line must always say why it failed
+        traceback.print_exc()
+        print(f"{prog}: error: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:300] if lines else "(no message)"
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU access and timing
+
+def import_torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise BenchError(f"cannot import torch ({exc})") from None
+    return torch
+
+
+def require_cuda():
+    """Return torch, or fail with one line when no GPU is usable (ROCm builds count too)."""
+    torch = import_torch()
+    if not torch.cuda.is_available():
+        raise BenchError(
+            "no CUDA GPU available (torch.cuda.is_available() is False, "
+            f"torch {torch.__version__}); run this on a GPU machine"
+        )
+    return torch
+
+
+@dataclass
+class TimingStats:
+    median_ms: float          # per iteration, median over runs
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+    iters_per_run: int
+
+
+def summarize_ms(per_iter_ms: Sequence[float], iters_per_run: int) -> TimingStats:
+    if not per_iter_ms:
+        raise ValueError("no timed runs")
+    return TimingStats(
+        median_ms=statistics.median(per_iter_ms),
+        mean_ms=statistics.fmean(per_iter_ms),
+        std_ms=statistics.pstdev(per_iter_ms) if len(per_iter_ms) > 1 else 0.0,
+        min_ms=min(per_iter_ms),
+        max_ms=max(per_iter_ms),
+        runs=len(per_iter_ms),
+        iters_per_run=iters_per_run,
+    )
+
+
+def auto_iters(estimate_ms: float, target_run_ms: float = 20.0, cap: int = 200) -> int:
+    """Iterations per timed run so that one run spans about target_run_ms: fast graph replays
+    are then not dominated by event resolution, slow eager runs stay one iteration each."""
+    if not estimate_ms > 0 or math.isinf(estimate_ms):
+        return 1
+    return max(1, min(cap, math.ceil(target_run_ms / estimate_ms)))
+
+
+def time_cuda(
+    fn: Callable[[], Any],
+    *,
+    warmup: int = 10,
+    warmup_s: float = 1.0,
+    runs: int = 50,
+    iters_per_run: int | None = None,
+) -> TimingStats:
+    """Time fn on the current CUDA stream with CUDA events.
+
+    Warm-up: at least `warmup` calls and at least `warmup_s` seconds (GPU clocks settle).
+    Then `runs` timed runs of `iters_per_run` back-to-back calls each (None: chosen from the
+    warm-up so that a run spans ~20 ms); the result is per iteration.
+    """
+    torch = import_torch()
+    torch.cuda.synchronize()
+    calls, start = 0, time.perf_counter()
+    while calls < warmup or time.perf_counter() - start < warmup_s:
+        fn()
+        torch.cuda.synchronize()  # keep the CPU from queueing far ahead: time is real time
+        calls += 1
+    estimate_ms = (time.perf_counter() - start) * 1e3 / calls
+    iters = iters_per_run or auto_iters(estimate_ms)
+
+    events = [
+        (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+        for _ in range(runs)
+    ]
+    torch.cuda.synchronize()
+    for begin, end in events:
+        begin.record()
+        for _ in range(iters):
+            fn()
+        end.record()
+    torch.cuda.synchronize()
+    return summarize_ms([b.elapsed_time(e) / iters for b, e in events], iters)
+
+
+def max_rel_err(y, ref) -> float:
+    """max |y - ref| / max |ref| over torch tensors of the same number of elements."""
+    y, ref = y.float().reshape(-1), ref.float().reshape(-1)
+    scale = ref.abs().max().item() or 1.0
+    return (y - ref).abs().max().item() / scale
+
+
+def qps(batch_size: int, latency_ms: float) -> float:
+    return batch_size * 1e3 / latency_ms if latency_ms > 0 else float("nan")
+
+
+def wait_at_barrier(sync_dir: Path, count: int, tag: str, timeout_s: float = 600.0) -> None:
+    """File barrier across processes (data-parallel runs start timing together): each process
+    leaves one file `<tag>.<pid>` and waits until `count` such files exist."""
+    sync_dir.mkdir(parents=True, exist_ok=True)
+    (sync_dir / f"{tag}.{os.getpid()}").touch()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        arrived = sum(1 for p in sync_dir.iterdir() if p.name.startswith(tag + "."))
+        if arrived >= count:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(
+                f"barrier {tag!r} in {sync_dir}: only {arrived} of {count} processes arrived "
+                f"within {timeout_s:.0f} s"
+            )
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment metadata
+
+def _run_quiet(cmd: Sequence[str], timeout: float = 15.0) -> str | None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision(path: Path = REPO_DIR) -> str | None:
+    sha = _run_quiet(["git", "-C", str(path), "rev-parse", "--short=12", "HEAD"])
+    if sha is None:
+        return None
+    dirty = _run_quiet(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"])
+    return sha + ("-dirty" if dirty else "")
+
+
+def ait_version() -> str:
+    try:
+        import ait
+
+        version = getattr(ait, "__version__", None)
+    except Exception:  # noqa: BLE001 - metadata must never break a benchmark
+        version = None
+    if version:
+        return str(version)
+    return f"git {git_revision() or 'unknown'}"
+
+
+def nvidia_smi_gpus() -> list[dict[str, str]]:
+    fields = ("index", "name", "driver_version", "memory.total", "clocks.max.sm", "pci.bus_id")
+    out = _run_quiet(
+        ["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"]
+    )
+    if not out:
+        return []
+    return [
+        dict(zip(fields, (cell.strip() for cell in line.split(",")), strict=False))
+        for line in out.splitlines() if line.strip()
+    ]
+
+
+def collect_metadata(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Who/what/where of a run. Every probe is optional: missing tools give None, not errors."""
+    meta: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hostname": socket.gethostname(),
+        "argv": sys.argv,
+        "python": platform.python_version(),
+        "torch": None,
+        "timm": _dist_version("timm"),
+        "numpy": _dist_version("numpy"),
+        "ait": ait_version(),
+        "git": git_revision(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "hip_visible_devices": os.environ.get("HIP_VISIBLE_DEVICES"),
+    }
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        meta["torch"] = torch.__version__
+        meta["torch_cuda"] = torch.version.cuda
+        meta["torch_hip"] = getattr(torch.version, "hip", None)
+        meta["cudnn"] = _probe(torch.backends.cudnn.version)
+        if _probe(torch.cuda.is_available):
+            meta["gpu"] = _probe(lambda: _gpu_properties(torch))
+    meta["driver"] = _probe(_driver_version)
+    meta["nvidia_smi"] = _probe(nvidia_smi_gpus)
+    meta.update(extra or {})
+    return meta
+
+
+def gpu_name(meta: dict) -> str | None:
+    gpu = meta.get("gpu")
+    return gpu.get("name") if isinstance(gpu, dict) else None
+
+
+def _probe(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - metadata must never end a benchmark
+        return f"unavailable ({type(exc).__name__}: {first_line(exc)})"
+
+
+def _gpu_properties(torch) -> dict[str, Any]:
+    dev = torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(dev)
+    return {
+        "name": props.name,
+        "index": dev,
+        "capability": f"{props.major}.{props.minor}",
+        "memory_gib": round(props.total_memory / 2**30, 1),
+        "sm_count": props.multi_processor_count,
+    }
+
+
+def _driver_version() -> str | None:
+    smi = nvidia_smi_gpus()
+    if smi:
+        return smi[0].get("driver_version")
+    try:  # containers without nvidia-smi still expose the kernel module version
+        text = Path("/proc/driver/nvidia/version").read_text()
+        match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([0-9][0-9.]+)", text)
+        if match:
+            return match.group(1)
+    except OSError:
+        pass
+    try:  # last resort: the CUDA version the driver supports (v = 1000 * major + 10 * minor)
+        import ctypes
+
+        v = ctypes.c_int(0)
+        if ctypes.CDLL("libcuda.so.1").cuDriverGetVersion(ctypes.byref(v)) == 0 and v.value:
+            return f"supports CUDA {v.value // 1000}.{v.value % 1000 // 10}"
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Result files
+
+def make_document(kind: str, model: str, metadata: dict, rows: list[dict]) -> dict:
+    return {"schema": SCHEMA, "kind": kind, "model": model, "metadata": metadata, "rows": rows}
+
+
+def write_results(
+    results_dir: Path, stem: str, kind: str, model: str, metadata: dict, rows: list[dict]
+) -> tuple[Path, Path]:
+    """Write <stem>.json (everything) and <stem>.csv (the rows). Called after every
+    measurement, so that a run cut short still leaves what it measured; writes are atomic."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    json_path, csv_path = results_dir / f"{stem}.json", results_dir / f"{stem}.csv"
+    doc = make_document(kind, model, metadata, rows)
+    _atomic_write(json_path, json.dumps(doc, indent=2, allow_nan=True) + "\n")
+    lines = _CsvLines()
+    writer = csv.DictWriter(lines, fieldnames=CSV_FIELDS, extrasaction="ignore", restval="")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({"kind": kind, "model": model, **row})
+    _atomic_write(csv_path, "".join(lines.parts))
+    return json_path, csv_path
+
+
+class _CsvLines:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_results(path: Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BenchError(f"cannot read results {path}: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise BenchError(f"{path} is not a results file (schema {SCHEMA!r} expected)")
+    for key in ("kind", "model", "metadata", "rows"):
+        if key not in doc:
+            raise BenchError(f"{path}: missing key {key!r}")
+    return doc
+
+
+def read_results_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_results_dir(results_dir: Path) -> list[tuple[Path, dict]]:
+    """All results files directly in results_dir (subfolders such as data-parallel runs are
+    left out); other JSON files are skipped."""
+    docs = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            docs.append((path, read_results(path)))
+        except BenchError:
+            continue
+    return docs
+
+
+def ok_rows(rows: Iterable[dict]) -> list[dict]:
+    return [r for r in rows if not r.get("error") and _finite(r.get("latency_ms"))]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+def variant_label(variant: str) -> str:
+    if variant in VARIANT_LABELS:
+        return VARIANT_LABELS[variant]
+    if variant.startswith("ait_"):  # ait_fp16acc, ait_nograph, ...
+        return "AIT " + variant[4:].replace("_", " ")
+    return variant
+
+
+def format_table(series: Sequence[tuple[str, Sequence[dict]]]) -> str:
+    """Markdown table in the layout of upstream AITemplate's resnet-50 README:
+    | Batch size | PT Latency (ms) | PT QPS (im/s) | AIT Latency (ms) | AIT QPS (im/s) |
+    one Latency/QPS column pair per series; a missing measurement is a blank cell."""
+    header = ["Batch size"]
+    for label, _ in series:
+        header += [f"{label} Latency (ms)", f"{label} QPS (im/s)"]
+    by_batch = [{r["batch_size"]: r for r in ok_rows(rows)} for _, rows in series]
+    batches = sorted({b for table in by_batch for b in table})
+    body = []
+    for batch in batches:
+        cells = [str(batch)]
+        for table in by_batch:
+            row = table.get(batch)
+            cells += [f"{row['latency_ms']:.3f}", f"{row['qps']:.2f}"] if row else ["", ""]
+        body.append(cells)
+    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([fmt(header), rule] + [fmt(cells) for cells in body])
+
+
+def progress(tag: str, batch_size: int, variant: str, row: dict) -> None:
+    if row.get("error"):
+        print(f"[{tag}] bs={batch_size:<4d} {variant:<14s} FAILED: {row['error']}", flush=True)
+        return
+    extra = f"  compile {row['compile_s']:.1f} s" if row.get("compile_s") else ""
+    print(
+        f"[{tag}] bs={batch_size:<4d} {variant:<14s} {row['latency_ms']:9.3f} ms "
+        f"{row['qps']:10.1f} im/s  ({row['runs']} runs x {row['iters_per_run']} iters){extra}",
+        flush=True,
+    )
+
+
+def report_check(tag: str, rows: Sequence[dict]) -> None:
+    """One closing line when outputs failed their check: the timings stand, the doubt too."""
+    bad = [f"{r['variant']}@{r['batch_size']}" for r in rows
+           if "max_rel_err" in r and not r["max_rel_err"] <= CHECK_TOLERANCE]
+    if bad:
+        print(f"[{tag}] warning: output check above {CHECK_TOLERANCE:g} for {', '.join(bad)}",
+              flush=True)
+
+
+def stats_row(variant: str, batch_size: int, stats: TimingStats, **extra: Any) -> dict:
+    row = {"variant": variant, "batch_size": batch_size, "latency_ms": stats.median_ms,
+           "qps": qps(batch_size, stats.median_ms)}
+    row.update({k: v for k, v in asdict(stats).items() if k != "median_ms"})
+    row.update(extra)
+    return row

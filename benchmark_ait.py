@@ -1,0 +1,283 @@
+"""Benchmark ait's compiled ResNet (fp16, NHWC 224x224 input) per batch size.
+
+One compilation covers the whole sweep: compile_resnet builds a single .so with a dynamic batch
+dimension (default range 1..max(256, largest requested batch), so that single-batch runs reuse
+the sweep's build) and caches it in --workdir. Each batch size is then timed by the runtime's
+own benchmark_with_tensors (median of `repeat` runs of `count` launches, CUDA graph by default),
+after one warm-up call, as upstream's benchmark_ait.py does.
+
+compile_resnet returns the model without constants: the weights are bound from a timm model
+(random init, BatchNorm statistics randomised so the folding is not the identity; --pretrained
+or --weights FILE instead), folded by weight_utils.timm_to_ait as upstream's weight mapping.
+Each batch size's output is then compared with that timm model in fp16 eager (--no-check skips
+it), so that what is timed is a model that computes the right thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import bench_utils as bu
+
+
+def _batch_range(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    try:
+        lo, hi = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI (e.g. 1,256), got {text!r}") from None
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"need 1 <= LO <= HI, got {text!r}")
+    return lo, hi
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmark_ait.py",
+        description="Compile ResNet with ait once (dynamic batch) and benchmark it per batch "
+        "size: median latency and QPS, CUDA graph mode by default.",
+        epilog="Results: <results-dir>/<out-name>.json and .csv. Needs a CUDA GPU.",
+    )
+    bu.add_common_args(parser, default_stem="ait")
+    parser.add_argument(
+        "--use-fp16-acc", type=bu.parse_bool, nargs="?", const=True, default=False,
+        metavar="BOOL",
+        help="accumulate in fp16 (as TensorRT / upstream's default); `--use-fp16-acc` alone "
+        "means true (default: false, fp32 accumulation)",
+    )
+    parser.add_argument("--no-graph", dest="use_graph", action="store_false",
+                        help="time plain launches instead of CUDA graph replays")
+    parser.add_argument("--use-graph", dest="use_graph", type=bu.parse_bool, metavar="BOOL",
+                        default=True, help="upstream's spelling of the same switch")
+    parser.add_argument(
+        "--batch-range", type=_batch_range, default=None, metavar="LO,HI",
+        help="dynamic batch range compiled into the .so (default: 1,max(256, largest "
+        "--batch-size))",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("tmp"),
+                        help="compiler work dir and cache (default: ./tmp)")
+    parser.add_argument("--num-classes", type=bu.positive_int, default=1000,
+                        help="classifier outputs (default: 1000)")
+    parser.add_argument("--profile-ops", action="store_true",
+                        help="also time every op alone (eager) at each batch size and record "
+                             "where the time goes (op_ms in the results)")
+    parser.add_argument("--compile-only", action="store_true",
+                        help="compile (or find in the cache) and exit without benchmarking")
+    parser.add_argument("--count", type=bu.positive_int, default=100,
+                        help="launches per timed run (default: 100)")
+    parser.add_argument("--repeat", type=bu.positive_int, default=5,
+                        help="timed runs; the median is reported (default: 5)")
+    parser.add_argument("--image-size", type=bu.positive_int, default=224, help="(default: 224)")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--pretrained", action="store_true",
+                         help="bind timm's pretrained weights (downloads); default: random")
+    weights.add_argument("--weights", type=Path, default=None, metavar="FILE",
+                         help="bind a weights file from weight_utils.py (.npz/.safetensors); "
+                         "no output check then")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (0)")
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip comparing each batch's output with timm in fp16 eager")
+    parser.add_argument(
+        "--sync-dir", type=Path, default=None,
+        help="data-parallel runs: wait here until --sync-count processes are ready before "
+        "timing each batch size (used by benchmark_mi250.sh)",
+    )
+    parser.add_argument("--sync-count", type=bu.positive_int, default=1,
+                        help="processes meeting at --sync-dir (default: 1)")
+    return parser
+
+
+def variant_name(args) -> str:
+    return "ait" + ("_fp16acc" if args.use_fp16_acc else "") + ("" if args.use_graph
+                                                                 else "_nograph")
+
+
+def _safe(call):
+    """For metadata only: a missing or failing accessor must not end the benchmark."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001
+        return f"unavailable ({type(exc).__name__})"
+
+
+def compile_model(args, batch_range):
+    try:
+        from modeling.build import compile_resnet
+    except ImportError as exc:
+        raise bu.BenchError(f"cannot import modeling.build.compile_resnet ({exc})") from None
+    print(f"[ait] compiling {args.model} for batch {batch_range[0]}..{batch_range[1]}, "
+          f"fp16 accumulation {args.use_fp16_acc}, work dir {args.workdir} "
+          "(cached builds load in seconds)", flush=True)
+    start = time.perf_counter()
+    # image_size only when it differs from the default: the agreed signature has no such arg.
+    extra = {} if args.image_size == 224 else {"image_size": args.image_size}
+    model = compile_resnet(
+        model_name=args.model,
+        batch_sizes=batch_range,
+        workdir=str(args.workdir),
+        use_fp16_acc=args.use_fp16_acc,
+        num_classes=args.num_classes,
+        **extra,
+    )
+    compile_s = time.perf_counter() - start
+    print(f"[ait] compile_resnet returned after {compile_s:.1f} s", flush=True)
+    return model, compile_s
+
+
+def bind_weights(model, args):
+    """Set the compiled model's constants and fold them; return the timm model they came
+    from (the reference of the output check), or None for --weights."""
+    try:
+        from modeling.resnet import create_resnet
+        from weight_utils import load_weights, randomize_bn, timm_to_ait
+    except ImportError as exc:
+        raise bu.BenchError(f"cannot import the weight mapping ({exc})") from None
+    ait_net = create_resnet(args.model, args.num_classes)
+    timm_model = None
+    if args.weights is not None:
+        params = load_weights(args.weights, ait_net)
+        source = str(args.weights)
+    else:
+        import timm
+        import torch
+
+        torch.manual_seed(args.seed)
+        try:
+            timm_model = timm.create_model(args.model, pretrained=args.pretrained,
+                                           num_classes=args.num_classes).eval()
+        except Exception as exc:  # noqa: BLE001 - unknown model names, download failures
+            raise bu.BenchError(
+                f"timm.create_model({args.model!r}): {bu.first_line(exc)}") from None
+        if not args.pretrained:
+            randomize_bn(timm_model, args.seed)
+        params = timm_to_ait(timm_model, ait_net)
+        source = "timm pretrained" if args.pretrained else f"timm random (seed {args.seed})"
+    model.set_many_constants(params)
+    model.fold_constants()
+    print(f"[ait] bound {len(params)} constants from {source}", flush=True)
+    return timm_model, source
+
+
+def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str,
+            ref_model=None, device: str = "cuda") -> dict:
+    """Time one batch size and check its output against ref_model (timm, NCHW) if given;
+    `device` is a parameter only so that tests can use a CPU stand-in."""
+    x = torch.randn(bs, args.image_size, args.image_size, 3, device=device, dtype=torch.float16)
+    y = torch.empty((bs, *out_tail), device=device, dtype=torch.float16)
+    if args.sync_dir is not None:
+        bu.wait_at_barrier(args.sync_dir, args.sync_count, f"bs{bs}")
+    kwargs = {"count": args.count, "graph_mode": args.use_graph}
+    model.benchmark_with_tensors([x], [y], repeat=1, **kwargs)  # warm-up (clocks, graph)
+    ms, std_ms, _ = model.benchmark_with_tensors([x], [y], repeat=args.repeat, **kwargs)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    ms, std_ms = float(ms), float(std_ms)
+    row = {"variant": variant, "batch_size": bs, "latency_ms": ms, "qps": bu.qps(bs, ms),
+           "std_ms": std_ms, "runs": args.repeat, "iters_per_run": args.count,
+           "output_finite": bool(torch.isfinite(y).all().item())}
+    if not row["output_finite"]:
+        print(f"[ait] warning: output at batch {bs} has non-finite values", flush=True)
+    if getattr(args, "profile_ops", False):
+        ops = model.profile_ops_with_tensors([x], [y], count=20)
+        kinds = {op["name"]: op["kind"] for op in model.meta["ops"]}
+        row["op_ms"] = {name: round(float(t), 5) for name, t in ops}
+        top = sorted(ops, key=lambda o: -o[1])[:6]
+        total = sum(t for _, t in ops)
+        print(f"[ait] batch {bs}: ops alone sum to {total:.3f} ms; slowest: " +
+              ", ".join(f"{n} ({kinds[n]}) {t:.4f}" for n, t in top), flush=True)
+    if ref_model is not None:
+        with torch.inference_mode():
+            ref = ref_model(x.permute(0, 3, 1, 2)).float()
+        row["max_rel_err"] = bu.max_rel_err(y, ref)
+        if not row["max_rel_err"] <= bu.CHECK_TOLERANCE:
+            print(f"[ait] warning: output at batch {bs} differs from timm fp16 eager "
+                  f"(max rel err {row['max_rel_err']:.3g})", flush=True)
+    return row
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    sizes = args.batch_size
+    batch_range = args.batch_range or (1, max(bu.DEFAULT_BATCH_SIZES[-1], max(sizes)))
+    outside = [b for b in sizes if not batch_range[0] <= b <= batch_range[1]]
+    if outside:
+        raise bu.BenchError(f"batch size(s) {outside} outside --batch-range "
+                            f"{batch_range[0]},{batch_range[1]}")
+    torch = bu.require_cuda()
+    if args.use_graph and getattr(torch.version, "hip", None):
+        print("[ait] ROCm: graph mode off, as upstream", flush=True)
+        args.use_graph = False
+    model, compile_s = compile_model(args, batch_range)
+    if args.compile_only:
+        if hasattr(model, "close"):
+            model.close()
+        print(f"[ait] compile only: done ({compile_s:.1f} s)", flush=True)
+        return 0
+
+    timm_model, weights_source = bind_weights(model, args)
+    ref_model = None
+    if timm_model is not None and not args.no_check:
+        ref_model = timm_model.cuda().half()
+    max_shape = tuple(int(d) for d in model.get_output_maximum_shape(0))
+    variant = variant_name(args)
+    stem = args.out_name or f"ait_{args.model}"
+    metadata = bu.collect_metadata({
+        "script": "benchmark_ait.py",
+        "variants": [variant],
+        "dtype": "float16",
+        "image_size": args.image_size,
+        "input_layout": "NHWC",
+        "use_fp16_acc": args.use_fp16_acc,
+        "graph_mode": args.use_graph,
+        "batch_range": list(batch_range),
+        "compile_s": compile_s,
+        "weights": weights_source,
+        "workdir": str(args.workdir.resolve()),
+        "lib_path": _safe(lambda: str(model.lib_path)),
+        "input_names": _safe(lambda: list(model.input_names())),
+        "output_names": _safe(lambda: list(model.output_names())),
+        "output_maximum_shape": list(max_shape),
+        "timing": "ait Model.benchmark_with_tensors: median latency of `repeat` runs of "
+                  "`count` launches, after one warm-up call",
+        "count": args.count, "repeat": args.repeat,
+    })
+    print(f"[ait] {bu.gpu_name(metadata)}  ait {metadata['ait']}  "
+          f"variant {variant}  batch sizes {','.join(map(str, sizes))}", flush=True)
+
+    rows: list[dict] = []
+    for bs in sizes:
+        try:
+            row = measure(torch, model, args, bs, max_shape[1:], variant, ref_model)
+        except bu.BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep the other batch sizes' results
+            traceback.print_exc()
+            torch.cuda.synchronize()  # a sticky CUDA error ends the run here, with a trace
+            row = {"variant": variant, "batch_size": bs, "latency_ms": None, "qps": None,
+                   "error": f"{type(exc).__name__}: {bu.first_line(exc)}"}
+        rows.append(row)
+        bu.progress("ait", bs, variant, row)
+        bu.write_results(args.results_dir, stem, "ait", args.model, metadata, rows)
+        torch.cuda.empty_cache()
+    if hasattr(model, "close"):
+        model.close()
+
+    json_path, csv_path = bu.write_results(args.results_dir, stem, "ait", args.model,
+                                           metadata, rows)
+    print()
+    print(bu.format_table([(bu.variant_label(variant), rows)]))
+    print(f"\n[ait] wrote {json_path} and {csv_path}", flush=True)
+    bu.report_check("ait", rows)
+    failed = [str(r["batch_size"]) for r in rows if r.get("error")]
+    if failed:
+        raise bu.BenchError(f"batch size(s) {', '.join(failed)} failed (errors are in "
+                            f"{json_path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(bu.run_main(main, "benchmark_ait.py"))

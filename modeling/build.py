@@ -1,0 +1,32 @@
+"""Compile (or reuse) a ResNet for the example scripts: one .so with a dynamic batch.
+
+Needs no torch: the numpy example compiles through here too. The .so lands in
+``workdir/<name>/``; kernel choices (sqlite) and objects (content-hashed) are cached in the
+user cache dir, so a second compile of the same model links in seconds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ait import compile_model, detect_target
+from modeling.resnet import build_resnet_graph
+
+
+def artifact_name(model_name: str, batch_sizes: tuple[int, int], use_fp16_acc: bool,
+               num_classes: int, image_size: int) -> str:
+    lo, hi = batch_sizes
+    acc = "acc16" if use_fp16_acc else "acc32"
+    return f"{model_name}_b{lo}-{hi}_{image_size}px_{num_classes}c_{acc}"
+
+
+def compile_resnet(model_name: str = "resnet50", batch_sizes: tuple[int, int] = (1, 256),
+                   workdir: str | Path = "./tmp", use_fp16_acc: bool = False,
+                   num_classes: int = 1000, image_size: int = 224, target=None, profile=True):
+    """The compiled ait ``Model`` for ``model_name`` serving batch sizes lo..hi; returns it
+    with no constants set (bind weights with ``set_many_constants``)."""
+    lo, hi = batch_sizes
+    if not 1 <= lo <= hi:
+        raise ValueError(f"batch_sizes must satisfy 1 <= lo <= hi, got {batch_sizes}")
+    target = target or detect_target(use_fp16_acc=use_fp16_acc)
+    _, y = build_resnet_graph(model_name, (lo, hi) if lo != hi else lo, image_size, num_classes)
+    name = artifact_name(model_name, (lo, hi), use_fp16_acc, num_classes, image_size)
+    return compile_model(y, target, workdir, name, profile=profile)

@@ -1,0 +1,137 @@
+"""Plot QPS (and optionally latency) against batch size for every result in a results dir.
+
+Reads the JSON files written by benchmark_pt.py and benchmark_ait.py (files directly in the
+dir; data-parallel runs in subfolders are left out), draws one line per variant, prints the
+combined table in upstream AITemplate's layout, and writes a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import bench_utils as bu
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plot_results.py",
+        description="Draw QPS vs batch size (log2 axis) for ait and every PyTorch variant "
+        "found in the results dir, and print the combined table.",
+    )
+    parser.add_argument("--results-dir", type=Path, default=Path("results"),
+                        help="where the benchmark JSON files are (default: ./results)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="PNG to write (default: <results-dir>/<model>_qps.png)")
+    parser.add_argument("--latency", action="store_true",
+                        help="add a latency panel (log-log) beside the QPS panel")
+    parser.add_argument("--log-y", action="store_true", help="logarithmic QPS axis")
+    parser.add_argument("--model", default=None,
+                        help="only results of this model (default: the only one present)")
+    parser.add_argument("--title", default=None, help="figure title (default: model and GPU)")
+    return parser
+
+
+def collect_series(docs, model: str | None):
+    """-> (model, [(label, rows, kind)], gpu name). A variant present in several files comes
+    from the newest file (by its metadata date), so that stale runs do not pile up."""
+    models = sorted({doc["model"] for _, doc in docs})
+    if model is None:
+        if len(models) > 1:
+            raise bu.BenchError(f"results for several models ({', '.join(models)}): "
+                                "choose one with --model")
+        model = models[0]
+    chosen: dict[tuple[str, str], tuple[str, list, str]] = {}
+    gpu = None
+    for path, doc in sorted(docs, key=lambda d: str(d[1]["metadata"].get("date", ""))):
+        if doc["model"] != model:
+            continue
+        gpu = gpu or bu.gpu_name(doc["metadata"])
+        by_variant: dict[str, list] = {}
+        for row in doc["rows"]:
+            by_variant.setdefault(row["variant"], []).append(row)
+        for variant, rows in by_variant.items():
+            key = (doc["kind"], variant)
+            if key in chosen:
+                print(f"[plot] {variant}: using {path.name}, newer than {chosen[key][0]}",
+                      flush=True)
+            chosen[key] = (path.name, rows, doc["kind"])
+    # PyTorch variants first, in the scripts' fixed order, then ait: same order as the tables.
+    order = list(bu.VARIANT_LABELS)
+    keys = sorted(chosen, key=lambda k: (k[0] != "pt", order.index(k[1]) if k[1] in order
+                                         else len(order), k[1]))
+    series = [(bu.variant_label(v), chosen[(kind, v)][1], kind) for kind, v in keys]
+    return model, series, gpu
+
+
+def plot(series, out: Path, *, latency: bool, log_y: bool, title: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display on GPU machines
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise bu.BenchError(f"cannot import matplotlib ({exc}); pip install matplotlib") from None
+
+    ncols = 2 if latency else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(7.5 * ncols, 5), squeeze=False)
+    ax_qps = axes[0][0]
+    batches: set[int] = set()
+    for label, rows, kind in series:
+        rows = sorted(bu.ok_rows(rows), key=lambda r: r["batch_size"])
+        if not rows:
+            continue
+        xs = [r["batch_size"] for r in rows]
+        batches.update(xs)
+        ait = kind == "ait"  # ait stands out: solid and thicker
+        style = {"marker": "o" if ait else "s", "linewidth": 2.4 if ait else 1.4,
+                 "linestyle": "-" if ait else "--", "label": label}
+        ax_qps.plot(xs, [r["qps"] for r in rows], **style)
+        if latency:
+            axes[0][1].plot(xs, [r["latency_ms"] for r in rows], **style)
+    ticks = sorted(batches)
+    for ax in axes[0]:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_xlabel("batch size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    ax_qps.set_ylabel("throughput (images/s)")
+    if log_y:
+        ax_qps.set_yscale("log")
+    if latency:
+        axes[0][1].set_yscale("log")
+        axes[0][1].set_ylabel("latency (ms, median)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    docs = bu.load_results_dir(args.results_dir)
+    if not docs:
+        raise bu.BenchError(f"no benchmark results in {args.results_dir} (run benchmark_pt.py "
+                            "and benchmark_ait.py first)")
+    model, series, gpu = collect_series(docs, args.model)
+    if not any(bu.ok_rows(rows) for _, rows, _ in series):
+        raise bu.BenchError(f"no successful measurements for {model} in {args.results_dir}")
+    kinds = {kind for _, _, kind in series}
+    for kind, script in (("pt", "benchmark_pt.py"), ("ait", "benchmark_ait.py")):
+        if kind not in kinds:
+            print(f"[plot] warning: no {kind} results in {args.results_dir} (run {script})",
+                  flush=True)
+
+    print(bu.format_table([(label, rows) for label, rows, _ in series]))
+    out = args.out or args.results_dir / f"{model}_qps.png"
+    title = args.title or f"{model} fp16 inference" + (f", {gpu}" if gpu else "")
+    plot(series, out, latency=args.latency, log_y=args.log_y, title=title)
+    print(f"\n[plot] wrote {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(bu.run_main(main, "plot_results.py"))

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU validation and benchmark runs behind the README's figures, in phases so that each
+# fits one 10-minute device command. Logs and results go to $OUT (default ./results/gpu).
+#   bash scripts/gpu_validate.sh compile tests ait dp     # phase 1
+#   bash scripts/gpu_validate.sh pt                       # phase 2
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-results/gpu}
+mkdir -p "$OUT"
+source scripts/gpu_env.sh > "$OUT/env.log" 2>&1 || { cat "$OUT/env.log"; exit 1; }
+cat "$OUT/env.log"
+export AIT_CACHE_DIR=${AIT_CACHE_DIR:-$PWD/tmp/cache} AIT_TEST_WORKDIR=$PWD/tmp/tests
+export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+rc=0
+for phase in "$@"; do
+  echo "== phase $phase: $(date -u +%FT%TZ)"
+  case $phase in
+    compile)  # cold compile (profiling included), then a warm rebuild of the same model
+      for run in cold warm; do
+        /usr/bin/time -f "$run compile wall %e s" python3 -c "
+from modeling.build import compile_resnet
+compile_resnet('resnet50', (1, 256), 'tmp/bench').close()" 2>&1 | grep -v 'obj/s\]\|it/s\]' | tail -4
+      done 2>&1 | tee "$OUT/compile.log" || rc=1 ;;
+    tests)
+      CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 -m pytest -q -p no:cacheprovider \
+        -m gpu tests/ -rs 2>&1 | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/pytest_gpu.log" | tail -15 || rc=1 ;;
+    ait)
+      CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_ait.py --workdir tmp/bench \
+        --profile-ops --results-dir "$OUT" 2>&1 | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/ait.log" | tail -20 || rc=1 ;;
+    ait16)
+      CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_ait.py --workdir tmp/bench \
+        --use-fp16-acc --results-dir "$OUT" 2>&1 | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/ait16.log" | tail -16 || rc=1 ;;
+    dp)
+      RESULTS_DIR=tmp/dp ./benchmark_mi250.sh 256 2 -- --workdir tmp/bench 2>&1 \
+        | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/dp.log" | tail -20 || rc=1 ;;
+    pt)
+      CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_pt.py \
+        --results-dir "$OUT" 2>&1 | grep -v 'it/s\]' | tee "$OUT/pt.log" | tail -20 || rc=1 ;;
+    *) echo "unknown phase $phase"; rc=2 ;;
+  esac
+done
+exit $rc

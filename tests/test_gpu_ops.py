@@ -1,0 +1,137 @@
+"""Every op on the GPU against the numpy reference, on random data, across batch buckets
+and with odd channel counts."""
+import numpy as np
+import pytest
+
+import ait
+from ait import IntVar, Tensor, nn
+from ait.ops.elementwise import relu
+from tests.gpu_util import rel_err, random_params
+
+pytestmark = pytest.mark.gpu
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def target():
+    return ait.detect_target()
+
+
+def _compile_and_check(module, y, x_shape_fn, batches, target, tmp_path_factory, name,
+                       tol=1e-2):
+    params = random_params(module, seed=hash(name) % 1000)
+    model = ait.compile_model(y, target, tmp_path_factory.mktemp(name), name)
+    model.set_many_constants(params)
+    model.fold_constants()
+    g = ait.build_graph(y)
+    rng = np.random.default_rng(1)
+    for n in batches:
+        x = rng.standard_normal(x_shape_fn(n)).astype(np.float16)
+        ref = ait.run_reference(g, {g.inputs[0].name: x}, params)[y.name]
+        xt = torch.from_numpy(x).cuda()
+        out = torch.empty(ref.shape, dtype=torch.float16, device="cuda")
+        model.run_with_tensors([xt], [out])
+        err = rel_err(out.float().cpu().numpy(), ref)
+        assert err < tol, f"{name} batch {n}: relative error {err:.2e}"
+    return model
+
+
+class ConvStack(nn.Module):
+    """Every conv epilogue, stride 2, 1x1 and 3x3, odd-ish channel counts (24, 40)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2dBiasRelu(8, 24, 3, 1, 1)
+        self.b = nn.Conv2dBias(24, 40, 1, 2, 0)
+        self.c = nn.Conv2dBiasAddRelu(24, 40, 3, 2, 1)
+        self.d = nn.Conv2dBiasAdd(40, 40, 1, 1, 0)
+
+    def forward(self, x):
+        y = self.a(x)
+        short = self.b(y)
+        z = self.c(y, short)
+        return self.d(z, z)
+
+
+def test_conv_epilogues_across_buckets(target, tmp_path_factory):
+    m = ConvStack()
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 40], "n"), 14, 14, 8], name="x", is_input=True)
+    y = m(x)
+    _compile_and_check(m, y, lambda n: (n, 14, 14, 8), [1, 3, 17, 40], target,
+                       tmp_path_factory, "convstack")
+
+
+def test_stem_pool_and_linear(target, tmp_path_factory):
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2dBiasReluFewChannels(3, 32, 7, 2, 3)
+            self.fc = nn.Linear(32, 1000)
+
+        def forward(self, x):
+            y = nn.MaxPool2d(3, 2, 1)(self.stem(x))
+            y = nn.AvgPool2d(8, 1)(y)
+            return self.fc(nn.Flatten()(y))
+
+    m = Head()
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 32], "n"), 32, 32, 3], name="x", is_input=True)
+    y = m(x)
+    _compile_and_check(m, y, lambda n: (n, 32, 32, 3), [1, 5, 32], target, tmp_path_factory,
+                       "head")
+
+
+def test_unfused_elementwise_and_plain_conv(target, tmp_path_factory):
+    """add/relu that cannot be fused (shared input) run as their own kernels; a conv
+    without a bias runs with a zero bias."""
+
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(16, 16, 3, 1, 1, bias=False)
+
+        def forward(self, x):
+            c = self.a(x)
+            return relu(c) + c  # c has two readers: nothing fuses
+
+    m = Plain()
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 8], "n"), 8, 8, 16], name="x", is_input=True)
+    y = m(x)
+    _compile_and_check(m, y, lambda n: (n, 8, 8, 16), [2, 8], target, tmp_path_factory, "plain")
+
+
+def test_bad_inputs_raise_before_running(target, tmp_path_factory):
+    m = nn.Conv2dBiasRelu(8, 8, 3, 1, 1)
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 4], "n"), 8, 8, 8], name="x", is_input=True)
+    y = m(x)
+    model = ait.compile_model(y, target, tmp_path_factory.mktemp("bad"), "bad")
+    out = torch.empty(2, 8, 8, 8, dtype=torch.float16, device="cuda")
+    good = torch.randn(2, 8, 8, 8, device="cuda").half()
+    with pytest.raises(ait.AitError, match="never set"):
+        model.run_with_tensors([good], [out])
+    model.set_many_constants(random_params(m))
+    cases = [
+        (torch.randn(5, 8, 8, 8, device="cuda").half(), "outside the compiled range 1..4"),
+        (torch.randn(2, 8, 8, 4, device="cuda").half(), r"dim 3 must be 8"),
+        (torch.randn(2, 8, 8, 8, device="cuda"), "dtype torch.float32, expected torch.float16"),
+        (torch.randn(2, 8, 8, 8).half(), "expected a CUDA tensor"),
+        (torch.randn(2, 8, 8, 8, device="cuda").half().permute(0, 2, 1, 3), "not contiguous"),
+        (torch.randn(8, 8, 8, device="cuda").half(), "rank 3"),
+    ]
+    for bad, msg in cases:
+        with pytest.raises(ait.AitError, match=msg):
+            model.run_with_tensors([bad], [out])
+    with pytest.raises(ait.AitError, match="buffer has shape"):
+        model.run_with_tensors([good], [torch.empty(3, 8, 8, 8, dtype=torch.float16,
+                                                    device="cuda")])
+    with pytest.raises(ait.AitError, match="no constant 'nope'"):
+        model.set_many_constants({"nope": np.zeros(3)})
+    with pytest.raises(ait.AitError, match=r"constant 'weight' has shape \(8, 3, 3, 4\)"):
+        model.set_many_constants({"weight": np.zeros((8, 3, 3, 4))})
+    model.run_with_tensors([good], [out])  # and it still works after all that
+    model.close()
+    with pytest.raises(ait.AitError, match="closed"):
+        model.run_with_tensors([good], [out])

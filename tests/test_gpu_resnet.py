@@ -1,0 +1,141 @@
+"""Whole ResNets on the GPU against timm (fp16), one dynamic-batch .so per depth."""
+import copy
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from tests.gpu_util import rel_err
+
+pytestmark = pytest.mark.gpu
+torch = pytest.importorskip("torch")
+timm = pytest.importorskip("timm")
+
+WORKDIR = os.environ.get("AIT_TEST_WORKDIR", str(ROOT / "tmp" / "tests"))
+
+
+@pytest.fixture(scope="module", params=["resnet18", "resnet50"])
+def compiled(request):
+    from modeling.build import compile_resnet
+    from modeling.resnet import create_resnet
+    from weight_utils import randomize_bn, timm_to_ait
+
+    name = request.param
+    torch.manual_seed(0)
+    tm = timm.create_model(name).eval()
+    randomize_bn(tm)
+    model = compile_resnet(name, (1, 256), WORKDIR)
+    model.set_many_constants(timm_to_ait(tm, create_resnet(name)))
+    model.fold_constants()
+    yield name, model, tm.cuda()
+    model.close()
+
+
+def _images(n, seed=0):
+    """Random images with structure (smooth colour fields plus noise): white noise alone
+    gives every image nearly the same features, and top-1 then hinges on ties."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randn(n, 3, 7, 7, generator=g) * 1.5
+    x = torch.nn.functional.interpolate(low, size=224, mode="bicubic", align_corners=False)
+    x = x + 0.3 * torch.randn(n, 3, 224, 224, generator=g)
+    return x.cuda().half()
+
+
+def _reference(tm, x):
+    """timm in fp32: the truth that ait's fp16 and PyTorch's fp16 are both compared with."""
+    with torch.no_grad():
+        return tm(x.float()).float()
+
+
+def _run(model, x_nchw, graph_mode=False):
+    x = x_nchw.permute(0, 2, 3, 1).contiguous()
+    y = torch.empty(x.shape[0], 1000, dtype=torch.float16, device="cuda")
+    model.run_with_tensors([x], [y], graph_mode=graph_mode)
+    return y.float()
+
+
+def test_matches_timm_fp16_batch32(compiled):
+    name, model, tm = compiled
+    x = _images(32)
+    ref = _reference(tm, x)
+    with torch.no_grad():
+        torch_fp16 = copy.deepcopy(tm).half()(x).float()
+    out = _run(model, x)
+    err = rel_err(out.cpu().numpy(), ref.cpu().numpy())
+    err_torch = rel_err(torch_fp16.cpu().numpy(), ref.cpu().numpy())
+    top = ref.topk(2, dim=1).values
+    print(f"{name} batch 32: relative error {err:.2e} (PyTorch fp16: {err_torch:.2e}); "
+          f"smallest top-1 margin {float((top[:, 0] - top[:, 1]).min()):.3g}")
+    assert err < 1e-2
+    assert (out.argmax(1) == ref.argmax(1)).all()
+
+
+@pytest.mark.parametrize("n", [1, 7, 32, 256])
+def test_dynamic_batch(compiled, n):
+    name, model, tm = compiled
+    x = _images(n, seed=n)
+    ref = _reference(tm, x)
+    out = _run(model, x)
+    assert rel_err(out.cpu().numpy(), ref.cpu().numpy()) < 1e-2
+    assert (out.argmax(1) == ref.argmax(1)).float().mean() >= 0.98
+
+
+def test_graph_mode_equals_eager(compiled):
+    _, model, _ = compiled
+    for n in (3, 64):
+        x = _images(n, seed=10 + n)
+        eager = _run(model, x)
+        graph = _run(model, x, graph_mode=True)
+        graph2 = _run(model, x, graph_mode=True)  # replay
+        assert torch.equal(eager, graph) and torch.equal(graph, graph2)
+
+
+def test_numpy_path_without_torch(compiled, tmp_path):
+    """The numpy path runs in a process where `import torch` fails."""
+    name, model, _ = compiled
+    if name != "resnet18":
+        pytest.skip("one depth is enough")
+    from modeling.resnet import create_resnet
+    from weight_utils import save_weights
+
+    blocker = tmp_path / "blocker" / "torch"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('torch is blocked in this test')\n")
+    torch.manual_seed(0)
+    tm = timm.create_model(name).eval()
+    from weight_utils import randomize_bn, timm_to_ait
+
+    randomize_bn(tm)
+    params = timm_to_ait(tm, create_resnet(name))
+    wfile = save_weights(params, tmp_path / "w.npz")
+    x = np.random.default_rng(0).standard_normal((2, 224, 224, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = f"""
+import sys, numpy as np
+sys.path.insert(0, {str(ROOT)!r})
+try:
+    import torch
+    raise SystemExit("torch imported")
+except ImportError:
+    pass
+from ait import Model
+from weight_utils import load_weights
+m = Model({str(model.lib_path)!r})
+m.set_many_constants(load_weights({str(wfile)!r}))
+m.fold_constants()
+x = m.numpy_to_ait_data(np.load({str(tmp_path / 'x.npy')!r}))
+y = m.allocate_ait_data((2, 1000))
+m.run([x], [y])
+np.save({str(tmp_path / 'y.npy')!r}, m.ait_data_to_numpy(y).astype(np.float32))
+assert 'torch' not in sys.modules
+"""
+    env = dict(os.environ, PYTHONPATH=f"{blocker.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ours = np.load(tmp_path / "y.npy")
+    ref = _reference(tm.cuda(), torch.from_numpy(x).permute(0, 3, 1, 2).cuda())
+    assert rel_err(ours, ref.cpu().numpy()) < 1e-2

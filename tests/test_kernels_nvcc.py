@@ -1,0 +1,78 @@
+"""One real nvcc build (no GPU needed): a 2.x conv, a gemm and a profiler linked from the same
+cached objects; then the object cache and compile errors. Skipped without nvcc."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from ait.backend import nvcc
+from ait.backend.kernel import Family
+from ait.backend.target import Target
+from ait.ops.conv2d.candidates import conv2d_candidates
+from ait.ops.epilogue import BIAS, BIAS_RELU
+from ait.ops.gemm.candidates import gemm_candidates
+from ait.tune.build import ProfilerSpec, build_profilers, kernel_objects
+
+TARGET = Target.for_arch(90)
+pytestmark = [
+    pytest.mark.nvcc,
+    pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)"),
+]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_build_profilers_and_reuse_objects(cache):
+    conv = conv2d_candidates(TARGET, BIAS_RELU, 64, 64)[0]
+    gemm = gemm_candidates(TARGET, BIAS, 1000, 2048)[0]
+    specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, (conv,)),
+             ProfilerSpec(Family.GEMM, BIAS, (gemm,))]
+    exes = build_profilers(TARGET, specs)
+    for spec, prof in exes.items():
+        assert os.access(prof.path, os.X_OK) and prof.names == tuple(spec.names)
+        assert prof.failed == ()
+        out = subprocess.run([str(prof.path), "--list"], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert out.returncode == 0
+        assert json.loads(out.stdout) == {"candidates": spec.names}
+    # The model links the very objects the profilers were linked from: nothing recompiles.
+    objs = kernel_objects(TARGET, [conv, gemm])
+    stamps = [o.stat().st_mtime_ns for o in objs]
+    assert all(o.is_file() for o in objs)
+    assert {o.parent.parent for o in objs} == {cache / "objects"}
+    again = build_profilers(TARGET, specs)
+    assert again == exes
+    assert [o.stat().st_mtime_ns for o in kernel_objects(TARGET, [conv, gemm])] == stamps
+    lib = nvcc.link_shared(TARGET, objs, cache / "libkernels.so")
+    syms = subprocess.run(["nm", "-D", str(lib)], capture_output=True, text=True,
+                          check=True).stdout
+    assert conv.name in syms and f"{gemm.name}_workspace_bytes" in syms
+
+
+def test_compile_error_names_source(cache):
+    bad = nvcc.Source("broken_kernel", "#include \"ait_abi.h\"\nint f() { return undeclared; }\n")
+    with pytest.raises(nvcc.NvccError) as e:
+        nvcc.compile_objects(TARGET, [bad])
+    msg = str(e.value)
+    assert "broken_kernel" in msg and str(cache / "sources") in msg
+    assert "undeclared" in msg  # nvcc's stderr tail
+    kept = list((cache / "sources").glob("broken_kernel-*.cu"))
+    assert len(kept) == 1 and "undeclared" in kept[0].read_text()
+    good = nvcc.Source("fine_kernel", "#include \"ait_abi.h\"\nint g() { return AIT_OK; }\n")
+    out = nvcc.compile_objects(TARGET, [bad, good], keep_going=True)
+    assert isinstance(out[0], nvcc.NvccError) and out[1].is_file()
+
+
+def test_object_key_ignores_include_paths():
+    src = nvcc.Source("k", "int x;\n")
+    moved = Target(TARGET.arch, TARGET.use_fp16_acc, TARGET.nvcc, ("/elsewhere/include",),
+                   TARGET.cutlass_version)
+    assert nvcc.object_key(TARGET, src) == nvcc.object_key(moved, src)
+    assert nvcc.object_key(TARGET, src) != nvcc.object_key(Target.for_arch(80), src)

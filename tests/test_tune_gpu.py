@@ -1,0 +1,42 @@
+"""On a GPU: every candidate of a few ResNet-50 shapes runs and matches the fp32 reference
+(status ok or cannot_implement, never wrong), and select_kernels fills the cache."""
+from __future__ import annotations
+
+import pytest
+
+from ait.backend.target import detect_target
+from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.tune import ConvRequest, GemmRequest, ProfileCache, candidates_for, select_kernels
+from ait.tune.select import profile_requests
+
+pytestmark = pytest.mark.gpu
+
+REQUESTS = [
+    ConvRequest(BIAS_RELU, 1, 56, 56, 64, 64, 3, 3, (1, 1)),
+    ConvRequest(BIAS_ADD_RELU, 8, 56, 56, 64, 256, 1, 1),
+    ConvRequest(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2)),
+    ConvRequest(BIAS_RELU, 2, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True),
+    GemmRequest(BIAS, 8, 1000, 2048),
+]
+
+
+@pytest.fixture(scope="module")
+def target():
+    return detect_target()
+
+
+def test_every_candidate_is_correct(target):
+    cands = {r: candidates_for(target, r) for r in REQUESTS}
+    for r, (best, ms, results) in profile_requests(target, REQUESTS, cands).items():
+        statuses = {res.name: res.status for res in results}
+        assert set(statuses.values()) <= {"ok", "cannot_implement"}, (r.describe(), statuses)
+        assert best in cands[r] and ms > 0
+
+
+def test_select_kernels_fills_cache(target, tmp_path, monkeypatch):
+    cache = ProfileCache(tmp_path / "profile.sqlite")  # objects stay in the shared cache
+    request = REQUESTS[0]
+    chosen = select_kernels(target, [request], cache=cache)[request]
+    assert len(cache) == 1
+    monkeypatch.setenv("AIT_PROFILE_CACHE_ONLY", "1")
+    assert select_kernels(target, [request], cache=cache)[request] == chosen

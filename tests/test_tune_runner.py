@@ -1,0 +1,113 @@
+"""The profiler runner against a fake profiler: crashes, hangs, wrong results, GPU spread."""
+from __future__ import annotations
+
+import logging
+import stat
+import sys
+import textwrap
+from types import SimpleNamespace
+
+import pytest
+
+from ait.ops.epilogue import BIAS_RELU
+from ait.tune.requests import ConvRequest
+from ait.tune.runner import Job, Result, run_job, run_jobs, visible_gpus
+from ait.tune.select import ProfileError, _best
+
+NAMES = ("k_fast", "k_crash", "k_hang", "k_wrong", "k_slow", "k_unsupported")
+
+# Behaves like a generated profiler: JSON lines, --cand selects candidates.
+FAKE = textwrap.dedent("""\
+    import json, os, sys, time
+    names = {names!r}
+    argv = sys.argv[1:]
+    if "--fail-setup" in argv:
+        print("cudaMalloc: out of memory", file=sys.stderr)
+        sys.exit(4)
+    sel = range(len(names))
+    if "--cand" in argv:
+        sel = [int(a) for a in argv[argv.index("--cand") + 1:]]
+    def emit(d):
+        print(json.dumps(d), flush=True)
+    for i in sel:
+        name = names[i]
+        emit({{"start": name, "index": i}})
+        if name == "k_crash":
+            os._exit(139)
+        if name == "k_hang":
+            time.sleep(60)
+        if name == "k_wrong":
+            emit({{"name": name, "index": i, "status": "wrong", "max_rel_err": 0.7}})
+        elif name == "k_unsupported":
+            emit({{"name": name, "index": i, "status": "cannot_implement"}})
+        else:
+            ms = 0.01 if name == "k_fast" else 0.05
+            emit({{"name": name, "index": i, "status": "ok", "ms": ms, "max_rel_err": 1e-4,
+                  "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}})
+""")
+
+
+@pytest.fixture
+def fake_profiler(tmp_path):
+    path = tmp_path / "fake_profiler"
+    path.write_text(f"#!{sys.executable}\n" + FAKE.format(names=NAMES))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def _job(profiler, argv=()):
+    return Job(profiler, tuple(argv), NAMES, "conv2d bias_relu [test]")
+
+
+def test_crash_and_hang_are_skipped(fake_profiler, caplog):
+    with caplog.at_level(logging.WARNING):
+        res = run_job(_job(fake_profiler), "0", timeout_s=3)
+    assert [r.name for r in res] == list(NAMES)
+    assert [r.status for r in res] == ["ok", "crashed", "timeout", "wrong", "ok",
+                                       "cannot_implement"]
+    assert res[0].ms == 0.01 and res[0].raw["gpu"] == "0"
+    assert "k_crash crashed" in caplog.text and "k_hang timeout" in caplog.text
+
+
+def test_setup_failure_marks_every_candidate(fake_profiler, caplog):
+    with caplog.at_level(logging.WARNING):
+        res = run_job(_job(fake_profiler, ["--fail-setup"]), "0", timeout_s=5)
+    assert {r.status for r in res} == {"profiler_error"}
+    assert "out of memory" in caplog.text
+    request = ConvRequest(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
+    with pytest.raises(ProfileError, match=r"no kernel candidate works for conv2d bias_relu"):
+        _best(request, [SimpleNamespace(name=n) for n in NAMES], res)
+
+
+def test_best_rejects_wrong_and_takes_fastest():
+    res = [Result("a", "wrong", 0.001), Result("b", "ok", 0.02), Result("c", "ok", 0.01),
+           Result("d", "cannot_implement")]
+    cands = [SimpleNamespace(name=n) for n in "abcd"]
+    request = ConvRequest(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
+    assert _best(request, cands, res) == (cands[2], 0.01, res)
+
+
+def test_jobs_spread_over_gpus(tmp_path):
+    names = ("k0",)
+    path = tmp_path / "slow_profiler"
+    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent("""\
+        import json, os, time
+        print(json.dumps({"start": "k0", "index": 0}), flush=True)
+        time.sleep(0.3)
+        print(json.dumps({"name": "k0", "index": 0, "status": "ok", "ms": 1.0,
+                          "gpu": os.environ["CUDA_VISIBLE_DEVICES"]}), flush=True)
+    """))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    jobs = [Job(path, (), names, f"job {i}") for i in range(6)]
+    results = run_jobs(jobs, gpus=["3", "5"])
+    assert [len(r) for r in results] == [1] * 6
+    assert {r[0].raw["gpu"] for r in results} == {"3", "5"}
+
+
+def test_visible_gpus(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0, 2,GPU-abc")
+    assert visible_gpus() == ["0", "2", "GPU-abc"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(Exception, match="AIT_FIXED_KERNEL=first"):
+        visible_gpus()
+
