@@ -18,9 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-
 
 def parse_args(argv=None):
     from modeling.resnet import SPECS
@@ -43,26 +40,6 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def synthetic_image(size: int = 224) -> np.ndarray:
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = np.stack([np.sin(6 * xx) * 0.5 + 0.5, np.cos(4 * yy) * 0.5 + 0.5, (xx * yy) ** 0.5], -1)
-    return ((img - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32)
-
-
-def load_image(path: str, size: int = 224) -> np.ndarray:
-    from PIL import Image
-
-    im = Image.open(path).convert("RGB")
-    short = round(size / 0.875)
-    w, h = im.size
-    r = short / min(w, h)
-    im = im.resize((max(size, round(w * r)), max(size, round(h * r))), Image.BILINEAR)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    img = np.asarray(im.crop((left, top, left + size, top + size)), np.float32) / 255.0
-    return (img - IMAGENET_MEAN) / IMAGENET_STD
-
-
 def load_batch(args) -> np.ndarray:
     if args.input:
         x = np.load(args.input, allow_pickle=False)
@@ -71,9 +48,9 @@ def load_batch(args) -> np.ndarray:
         if x.ndim != 4 or x.shape[1:] != (224, 224, 3):
             raise ValueError(f"{args.input}: expected [N, 224, 224, 3] NHWC, got {x.shape}")
         return x.astype(np.float32)
-    if args.image:
-        return load_image(args.image)[None]
-    return synthetic_image()[None]
+    from modeling.images import preprocess
+
+    return preprocess(args.image)[None]
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -43,33 +43,6 @@ def parse_args(argv=None):
     return args
 
 
-def synthetic_image(size: int = 224) -> np.ndarray:
-    """A deterministic smooth RGB pattern in [0, 1], HWC."""
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = np.stack([np.sin(6 * xx) * 0.5 + 0.5, np.cos(4 * yy) * 0.5 + 0.5,
-                    (xx * yy) ** 0.5], axis=-1)
-    return img.astype(np.float32)
-
-
-def load_image(path: str | None, cfg: dict) -> np.ndarray:
-    """HWC float32, resized, center-cropped and normalised as timm's config says."""
-    size = cfg["input_size"][-1]
-    if path is None:
-        img = synthetic_image(size)
-    else:
-        from PIL import Image
-
-        im = Image.open(path).convert("RGB")
-        scale = int(size / cfg.get("crop_pct", 0.875))
-        w, h = im.size
-        r = scale / min(w, h)
-        im = im.resize((max(size, round(w * r)), max(size, round(h * r))), Image.BICUBIC)
-        w, h = im.size
-        left, top = (w - size) // 2, (h - size) // 2
-        img = np.asarray(im.crop((left, top, left + size, top + size)), np.float32) / 255.0
-    return (img - np.array(cfg["mean"], np.float32)) / np.array(cfg["std"], np.float32)
-
-
 def top5(logits: np.ndarray) -> list[tuple[int, float]]:
     p = np.exp(logits - logits.max())
     p /= p.sum()
@@ -91,6 +64,7 @@ def main(argv=None) -> int:
         return 1
     from ait import AitError
     from modeling.build import compile_resnet
+    from modeling.images import preprocess
     from modeling.resnet import create_resnet
     from weight_utils import load_weights, randomize_bn, timm_to_ait
 
@@ -110,7 +84,9 @@ def main(argv=None) -> int:
         model.set_many_constants(params)
         model.fold_constants()
 
-        img = load_image(args.image, tm.pretrained_cfg)
+        cfg = tm.pretrained_cfg
+        img = preprocess(args.image, cfg["input_size"][-1], cfg["mean"], cfg["std"],
+                         cfg.get("crop_pct", 0.875), cfg.get("interpolation", "bicubic"))
         batch = np.repeat(img[None], args.batch_size, axis=0)  # NHWC
         x = torch.from_numpy(batch).cuda().half().contiguous()
         y = torch.empty((args.batch_size, model.get_output_maximum_shape(0)[1]),

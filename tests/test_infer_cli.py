@@ -1,0 +1,56 @@
+"""CPU checks of the inference scripts: help, argument errors, image preprocessing."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from modeling.images import IMAGENET_MEAN, IMAGENET_STD, preprocess, synthetic_image
+from tests.conftest import ROOT
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("script", ["infer_with_torch.py", "infer_with_numpy.py"])
+def test_help(script):
+    r = _run(script, "--help")
+    assert r.returncode == 0
+    assert "--model" in r.stdout and "--workdir" in r.stdout and "resnet50" in r.stdout
+
+
+def test_infer_with_torch_rejects_bad_batch():
+    r = _run("infer_with_torch.py", "--batch-size", "0")
+    assert r.returncode == 2 and "--batch-size must be at least 1" in r.stderr
+
+
+def test_infer_with_numpy_bad_input_is_one_clean_line(tmp_path):
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3, 224, 224), np.float32))  # NCHW, not NHWC
+    w = tmp_path / "w.npz"
+    np.savez(w, a=np.zeros(1))
+    r = _run("infer_with_numpy.py", "--weights", str(w), "--input", str(tmp_path / "bad.npy"))
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0
+    assert "expected [N, 224, 224, 3] NHWC, got (2, 3, 224, 224)" in r.stderr
+
+
+def test_infer_with_numpy_missing_weights_file(tmp_path):
+    r = _run("infer_with_numpy.py", "--weights", str(tmp_path / "nope.npz"))
+    assert r.returncode == 1 and "does not exist" in r.stderr and "weight_utils.py" in r.stderr
+
+
+def test_preprocess_synthetic_and_file(tmp_path):
+    from PIL import Image
+
+    syn = preprocess(None)
+    assert syn.shape == (224, 224, 3) and syn.dtype == np.float32
+    expected = (synthetic_image() - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    np.testing.assert_allclose(syn, expected, rtol=1e-5, atol=1e-6)
+    # a 300x200 image of one colour: resized, cropped to 224x224, normalised per channel
+    Image.new("RGB", (300, 200), (255, 0, 128)).save(tmp_path / "c.png")
+    img = preprocess(str(tmp_path / "c.png"), 224, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
+                     crop_pct=0.875, interpolation="bicubic")
+    assert img.shape == (224, 224, 3)
+    np.testing.assert_allclose(img[112, 112], [2.0, -2.0, (128 / 255 - 0.5) / 0.25], atol=1e-2)
