@@ -67,7 +67,8 @@ def expected_shapes(ait_model) -> dict[str, tuple[int, ...]]:
     return {name.replace(".", "_"): tuple(p.shape()) for name, p in ait_model.named_parameters()}
 
 
-def conform(params: Mapping[str, np.ndarray], ait_model, dtype: str = "float16") -> dict[str, np.ndarray]:
+def conform(params: Mapping[str, np.ndarray], ait_model,
+            dtype: str = "float16") -> dict[str, np.ndarray]:
     """Check names and shapes against the ait model, zero-padding input channels where the
     model's weight is wider (the few-channels stem), and cast. Errors name the key."""
     from ait.frontend.nn import Conv2dBiasReluFewChannels
@@ -116,7 +117,8 @@ def save_weights(params: Mapping[str, np.ndarray], path: str | Path) -> Path:
     return path
 
 
-def load_weights(path: str | Path, ait_model=None, dtype: str | None = None) -> dict[str, np.ndarray]:
+def load_weights(path: str | Path, ait_model=None,
+                 dtype: str | None = None) -> dict[str, np.ndarray]:
     """Load a weights file (never unpickles); with a model, check it matches."""
     path = Path(path)
     if not path.is_file():
@@ -147,7 +149,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="output file (.npz or .safetensors)")
     ap.add_argument("--pretrained", action="store_true",
                     help="load timm's pretrained weights (needs them downloadable or cached)")
-    ap.add_argument("--seed", type=int, default=0, help="seed for random init (without --pretrained)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed for random init (without --pretrained)")
     ap.add_argument("--num-classes", type=int, default=1000)
     ap.add_argument("--dtype", default="float16", choices=["float16", "float32"])
     args = ap.parse_args(argv)
@@ -162,7 +165,8 @@ def main(argv=None) -> int:
             tm = timm.create_model(args.model, pretrained=args.pretrained,
                                    num_classes=args.num_classes)
         except Exception as e:
-            raise AitError(f"timm could not create {args.model} (pretrained={args.pretrained}): {e}")
+            raise AitError(f"timm could not create {args.model} "
+                           f"(pretrained={args.pretrained}): {e}")
         if not args.pretrained:
             randomize_bn(tm, args.seed)
         params = timm_to_ait(tm, create_resnet(args.model, args.num_classes), args.dtype)

@@ -10,5 +10,6 @@ from ait.runtime import AITData, Model, run_reference
 
 __version__ = "0.1.0"
 
-__all__ = ["AITData", "Model", "Target", "build_graph", "compile_model", "detect_target", "nn", "AitError", "IntImm", "IntVar", "ShapeError", "Tensor",
+__all__ = ["AITData", "Model", "Target", "build_graph", "compile_model", "detect_target", "nn",
+           "AitError", "IntImm", "IntVar", "ShapeError", "Tensor",
            "run_reference", "__version__"]

@@ -99,7 +99,8 @@ class ResNet(nn.Module):
         return self.fc(y)
 
 
-def create_resnet(name: str = "resnet50", num_classes: int = 1000, dtype: str = "float16") -> ResNet:
+def create_resnet(name: str = "resnet50", num_classes: int = 1000,
+                  dtype: str = "float16") -> ResNet:
     if name not in SPECS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
     return ResNet(SPECS[name], num_classes, dtype=dtype)

@@ -39,7 +39,8 @@ def test_residual_shape_mismatch():
     w = Tensor([4, 3, 3, 4], name="w")
     b = Tensor([4], name="b")
     r = Tensor([1, 4, 4, 4], name="res", is_input=True)
-    with pytest.raises(ShapeError, match=r"'res' has shape \[1, 4, 4, 4\], expected \[1, 8, 8, 4\]"):
+    with pytest.raises(ShapeError,
+                       match=r"'res' has shape \[1, 4, 4, 4\], expected \[1, 8, 8, 4\]"):
         conv2d(x, w, b, r, pad=1)
 
 
@@ -51,7 +52,8 @@ def test_bias_shape_mismatch():
 
 def test_gemm_k_mismatch():
     x = Tensor([IntVar([1, 8], "n"), 64], name="feat", is_input=True)
-    with pytest.raises(ShapeError, match=r"gemm_rcr.*'fc_w' has shape \[10, 32\], expected \[N, 64\]"):
+    with pytest.raises(ShapeError,
+                       match=r"gemm_rcr.*'fc_w' has shape \[10, 32\], expected \[N, 64\]"):
         gemm_rcr(x, Tensor([10, 32], name="fc_w"))
 
 
@@ -75,7 +77,8 @@ def test_reference_checks_inputs_and_constants():
     g = ait.build_graph(y)
     params = {"weight": np.ones((4, 3, 3, 4), np.float32), "bias": np.ones(4, np.float32)}
     good = np.random.default_rng(0).standard_normal((2, 8, 8, 4))
-    with pytest.raises(AitError, match=r"input 'x'.*dim 0 \(batch\) is 5, outside the compiled range 1..4"):
+    with pytest.raises(AitError,
+                       match=r"input 'x'.*dim 0 \(batch\) is 5, outside the compiled range 1..4"):
         ait.run_reference(g, {"x": np.zeros((5, 8, 8, 4))}, params)
     with pytest.raises(AitError, match=r"input 'x'.*dim 3 is 3, expected 4"):
         ait.run_reference(g, {"x": np.zeros((2, 8, 8, 3))}, params)

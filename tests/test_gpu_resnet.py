@@ -132,7 +132,8 @@ m.run([x], [y])
 np.save({str(tmp_path / 'y.npy')!r}, m.ait_data_to_numpy(y).astype(np.float32))
 assert 'torch' not in sys.modules
 """
-    env = dict(os.environ, PYTHONPATH=f"{blocker.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(blocker.parent), os.environ.get("PYTHONPATH", "")]))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import ait
 from ait import AitError
 from modeling.resnet import create_resnet
 from tests.conftest import ROOT

@@ -42,6 +42,17 @@ class Tile2x:
     def warp_tile(self) -> tuple[int, int, int]:
         return tuple(s // w for s, w in zip(self.shape, self.warps))
 
+    def template_values(self) -> dict:
+        return {"tile": self.shape, "warp_tile": self.warp_tile, "stages": self.stages}
+
+    def name_part(self) -> str:
+        return f"{shape_str(self.shape)}_{self.stages}s_w{shape_str(self.warps[:2])}"
+
+
+def best_alignment(value: int) -> int:
+    """The widest vector (in fp16 elements, at most 16 bytes) that divides ``value``."""
+    return next(a for a in (8, 4, 2, 1) if value % a == 0)
+
 
 ACC_CPP = {"f32": "float", "f16": "cutlass::half_t"}
 

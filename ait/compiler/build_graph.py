@@ -17,7 +17,8 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
         if not isinstance(t, Tensor):
             raise TypeError(f"outputs must be ait Tensors, got {type(t).__name__}")
         if t.src_op is None:
-            raise AitError(f"output {t.name!r} is not computed by any op (it is an input or a constant)")
+            raise AitError(f"output {t.name!r} is not computed by any op "
+                           "(it is an input or a constant)")
         t.is_output = True
     ops = sort_graph(outputs)
     if fuse:

@@ -29,7 +29,8 @@ class Op:
     def _connect(self, inputs: Sequence[Tensor], out_dtype: str | None = None) -> list[Tensor]:
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
-                raise TypeError(f"{self.kind}: input {i} must be an ait Tensor, got {type(t).__name__}")
+                raise TypeError(f"{self.kind}: input {i} must be an ait Tensor, "
+                                f"got {type(t).__name__}")
         self.inputs = list(inputs)
         shapes = self.infer_shapes()
         dtype = out_dtype or self.inputs[0].dtype
@@ -62,8 +63,9 @@ class Op:
     # -- errors ----------------------------------------------------------------------------
     def shape_error(self, tensor: Tensor, expected: str) -> ShapeError:
         tname = tensor.name or "<unnamed>"
+        attrs = f"({self.describe()})" if self.describe() else ""
         return ShapeError(
-            f"{self.kind} op {self.name or ''}{'(' + self.describe() + ')' if self.describe() else ''}: "
+            f"{self.kind} op {self.name or ''}{attrs}: "
             f"tensor {tname!r} has shape {shape_str(tensor.shape())}, expected {expected}"
         )
 

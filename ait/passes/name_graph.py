@@ -17,8 +17,8 @@ def name_graph(ops: list[Op], inputs: list[Tensor]) -> None:
         if t.name is None or id(seen.get(t.name)) == id(t):
             continue
         if not _IDENT.match(t.name):
-            raise AitError(f"tensor name {t.name!r} is not a valid identifier "
-                           "(letters, digits, '_'; parameters get theirs from name_parameter_tensor)")
+            raise AitError(f"tensor name {t.name!r} is not a valid identifier (letters, digits, "
+                           "'_'; parameters get theirs from name_parameter_tensor)")
         if t.name in seen:
             raise AitError(f"two different tensors are both named {t.name!r}")
         seen[t.name] = t

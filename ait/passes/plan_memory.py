@@ -56,7 +56,7 @@ def plan_memory(ops: list[Op]) -> MemoryPlan:
     placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
     for name in sorted(plan.sizes, key=lambda n: (-plan.sizes[n], plan.lifetimes[n])):
         size, (first, last) = plan.sizes[name], plan.lifetimes[name]
-        busy = sorted((o, o + s) for o, s, f, l in placed if f <= last and first <= l)
+        busy = sorted((o, o + s) for o, s, f, end in placed if f <= last and first <= end)
         offset = 0
         for lo, hi in busy:
             if offset + size <= lo:

@@ -174,7 +174,8 @@ class Model:
         for name, t in constants.items():
             spec = self._constant_spec(name)
             if not isinstance(t, torch.Tensor):
-                raise AitError(f"constant {name!r}: expected a torch.Tensor, got {type(t).__name__}")
+                raise AitError(f"constant {name!r}: expected a torch.Tensor, "
+                               f"got {type(t).__name__}")
             if tuple(t.shape) != spec.max_shape():
                 raise AitError(f"constant {name!r} has shape {tuple(t.shape)}, the model "
                                f"expects {spec.max_shape()}")

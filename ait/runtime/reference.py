@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ait.compiler import build_graph
-from ait.ir import AitError, Graph, IntImm, IntVar, Tensor, TensorKind
+from ait.ir import AitError, Graph, IntImm, IntVar, Tensor
 from ait.ir.shape import shape_str
 
 
@@ -36,13 +36,15 @@ def run_reference(graph_or_outputs: Graph | Tensor | Sequence[Tensor],
                   inputs: Mapping[str, np.ndarray],
                   constants: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run on the CPU; returns {output name: float32 array}."""
-    graph = graph_or_outputs if isinstance(graph_or_outputs, Graph) else build_graph(graph_or_outputs)
+    graph = (graph_or_outputs if isinstance(graph_or_outputs, Graph)
+             else build_graph(graph_or_outputs))
     values: dict[int, np.ndarray] = {}
     dims: dict[IntVar, int] = {}
     expected = {t.name for t in graph.inputs}
     unknown = set(inputs) - expected
     if unknown:
-        raise AitError(f"unknown input(s) {sorted(unknown)}; the graph's inputs are {sorted(expected)}")
+        raise AitError(f"unknown input(s) {sorted(unknown)}; "
+                       f"the graph's inputs are {sorted(expected)}")
     for t in graph.inputs:
         if t.name not in inputs:
             raise AitError(f"input {t.name!r} {shape_str(t.shape())} was not given")

@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, Tile2x, epilogue_values, shape_str
+from ait.backend.kernel import ACC_CPP, Family, Tile2x, best_alignment, epilogue_values
 from ait.backend.templates import render
 from ait.ops.epilogue import Epilogue
 
@@ -63,9 +63,8 @@ class Conv2dCutlass2x:
 
     @property
     def name(self) -> str:
-        t = self.tile
-        return (f"conv2d_2x_{shape_str(t.shape)}_{t.stages}s_w{shape_str(t.warps[:2])}_"
-                f"{self.iterator.short}_a{self.align_a}c{self.align_c}_"
+        return (f"conv2d_2x_{self.tile.name_part()}_{self.iterator.short}_"
+                f"a{self.align_a}c{self.align_c}_"
                 f"{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:
@@ -80,9 +79,7 @@ class Conv2dCutlass2x:
             TEMPLATE,
             name=self.name,
             acc_cpp=ACC_CPP[self.acc],
-            tile=self.tile.shape,
-            warp_tile=self.tile.warp_tile,
-            stages=self.tile.stages,
+            **self.tile.template_values(),
             iterator=self.iterator.cpp,
             align_a=self.align_a,
             align_c=self.align_c,
@@ -91,9 +88,6 @@ class Conv2dCutlass2x:
         )
 
 
-def _best_alignment(value: int) -> int:
-    return next(a for a in (8, 4, 2, 1) if value % a == 0)
-
 
 def candidates(epilogue: Epilogue, c: int, k: int, acc: str, few_channels: bool = False
                ) -> list[Conv2dCutlass2x]:
@@ -101,7 +95,7 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str, few_channels: bool 
     (a narrower vector is never faster for the same tile). A few-channel stem (c = 2, 4, 8)
     gets only FixedChannels kernels: on the H200 they beat the Optimized iterator at c = 8 by
     1.3-1.8x at every batch size."""
-    align_c = _best_alignment(k)
+    align_c = best_alignment(k)
     if align_c < 2:
         return []
     if few_channels:
@@ -109,7 +103,7 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str, few_channels: bool 
             return []
         tiles, iterator, align_a = FEW_CHANNEL_TILES, Iterator.FIXED_CHANNELS, c
     else:
-        tiles, iterator, align_a = TILES, Iterator.OPTIMIZED, _best_alignment(c)
+        tiles, iterator, align_a = TILES, Iterator.OPTIMIZED, best_alignment(c)
         if align_a < 2:
             return []
     out = [Conv2dCutlass2x(t, iterator, align_a, align_c, epilogue, acc) for t in tiles]

@@ -39,7 +39,8 @@ class Conv2d(Op):
         self.pad = _pair(pad, "pad")
         self.dilation = _pair(dilation, "dilation")
         if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.pad) < 0:
-            raise ValueError(f"conv2d: bad stride/pad/dilation {self.stride}/{self.pad}/{self.dilation}")
+            raise ValueError(f"conv2d: bad stride/pad/dilation "
+                             f"{self.stride}/{self.pad}/{self.dilation}")
         self.epilogue = epilogue
         self.few_channels = few_channels
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, Tile2x, epilogue_values, shape_str
+from ait.backend.kernel import ACC_CPP, Family, Tile2x, best_alignment, epilogue_values
 from ait.backend.templates import render
 from ait.ops.epilogue import Activation, Epilogue
 
@@ -42,9 +42,8 @@ class GemmRcrCutlass2x:
 
     @property
     def name(self) -> str:
-        t = self.tile
         split = f"_sk{self.split_k}" if self.split_k > 1 else ""
-        return (f"gemm_rcr_2x_{shape_str(t.shape)}_{t.stages}s_w{shape_str(t.warps[:2])}{split}_"
+        return (f"gemm_rcr_2x_{self.tile.name_part()}{split}_"
                 f"a{self.align_a}c{self.align_c}_{self.epilogue.tag}_{self.acc}")
 
     def supports(self, n: int, k: int) -> bool:
@@ -57,9 +56,7 @@ class GemmRcrCutlass2x:
             TEMPLATE,
             name=self.name,
             acc_cpp=ACC_CPP[self.acc],
-            tile=self.tile.shape,
-            warp_tile=self.tile.warp_tile,
-            stages=self.tile.stages,
+            **self.tile.template_values(),
             split_k=self.split_k,
             align_a=self.align_a,
             align_c=self.align_c,
@@ -68,14 +65,11 @@ class GemmRcrCutlass2x:
         )
 
 
-def _best_alignment(value: int) -> int:
-    return next(a for a in (8, 4, 2, 1) if value % a == 0)
-
 
 def candidates(epilogue: Epilogue, n: int, k: int, acc: str) -> list[GemmRcrCutlass2x]:
     if epilogue.residual:
         return []  # the classifier never adds a residual; no template for it
-    align_a, align_c = _best_alignment(k), _best_alignment(n)
+    align_a, align_c = best_alignment(k), best_alignment(n)
     if align_a < 2 or align_c < 2:
         return []
     out = [GemmRcrCutlass2x(t, split, align_a, align_c, epilogue, acc) for t, split in CONFIGS]

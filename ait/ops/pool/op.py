@@ -52,7 +52,8 @@ class Pool2d(Op):
         fill = -np.inf if self.pool is PoolKind.MAX else 0.0
         ph, pw = self.pad
         xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill)
-        win = sliding_window_view(xp, self.kernel, axis=(1, 2))[:, :: self.stride[0], :: self.stride[1]]
+        win = sliding_window_view(xp, self.kernel, axis=(1, 2))
+        win = win[:, :: self.stride[0], :: self.stride[1]]
         y = win.max(axis=(-2, -1)) if self.pool is PoolKind.MAX else win.mean(axis=(-2, -1))
         return [y.astype(np.float32)]
 
