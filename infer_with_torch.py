@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         return 1
     from ait import AitError
     from modeling.build import compile_resnet
-    from modeling.images import preprocess
+    from modeling.images import preprocess_for
     from modeling.resnet import create_resnet
     from weight_utils import load_weights, randomize_bn, timm_to_ait
 
@@ -84,9 +84,7 @@ def main(argv=None) -> int:
         model.set_many_constants(params)
         model.fold_constants()
 
-        cfg = tm.pretrained_cfg
-        img = preprocess(args.image, cfg["input_size"][-1], cfg["mean"], cfg["std"],
-                         cfg.get("crop_pct", 0.875), cfg.get("interpolation", "bicubic"))
+        img = preprocess_for(args.image, tm.pretrained_cfg)
         batch = np.repeat(img[None], args.batch_size, axis=0)  # NHWC
         x = torch.from_numpy(batch).cuda().half().contiguous()
         y = torch.empty((args.batch_size, model.get_output_maximum_shape(0)[1]),

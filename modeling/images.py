@@ -42,3 +42,9 @@ def preprocess(path: str | None, size: int = 224, mean: Sequence[float] = IMAGEN
     img = synthetic_image(size) if path is None else load_image(path, size, crop_pct,
                                                                  interpolation)
     return ((img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(np.float32)
+
+
+def preprocess_for(path: str | None, cfg: dict) -> np.ndarray:
+    """``preprocess`` with a timm ``pretrained_cfg`` (input size, mean, std, crop, resampling)."""
+    return preprocess(path, cfg["input_size"][-1], cfg["mean"], cfg["std"],
+                      cfg.get("crop_pct", 0.875), cfg.get("interpolation", "bicubic"))

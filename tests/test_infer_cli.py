@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from modeling.images import IMAGENET_MEAN, IMAGENET_STD, preprocess, synthetic_image
+from modeling.images import (IMAGENET_MEAN, IMAGENET_STD, preprocess, preprocess_for,
+                             synthetic_image)
 from tests.conftest import ROOT
 
 
@@ -54,3 +55,16 @@ def test_preprocess_synthetic_and_file(tmp_path):
                      crop_pct=0.875, interpolation="bicubic")
     assert img.shape == (224, 224, 3)
     np.testing.assert_allclose(img[112, 112], [2.0, -2.0, (128 / 255 - 0.5) / 0.25], atol=1e-2)
+
+
+def test_preprocess_with_timm_config(tmp_path):
+    timm = pytest.importorskip("timm")
+    from PIL import Image
+
+    cfg = timm.create_model("resnet18").pretrained_cfg
+    img = preprocess_for(None, cfg)
+    assert img.shape == (224, 224, 3)
+    Image.new("RGB", (256, 320), (10, 200, 90)).save(tmp_path / "c.jpg")
+    img = preprocess_for(str(tmp_path / "c.jpg"), cfg)
+    want = (np.array([10, 200, 90]) / 255 - np.array(cfg["mean"])) / np.array(cfg["std"])
+    np.testing.assert_allclose(img[100, 100], want, atol=0.05)
