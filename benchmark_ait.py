@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compiler work dir and cache (default: ./tmp)")
     parser.add_argument("--num-classes", type=bu.positive_int, default=1000,
                         help="classifier outputs (default: 1000)")
+    parser.add_argument("--stem", choices=("padded", "space_to_depth"), default="padded",
+                        help="ResNet stem: 7x7/2 over RGB padded to 8 channels (default), or "
+                             "space-to-depth + 4x4 conv (experimental)")
     parser.add_argument("--profile-ops", action="store_true",
                         help="also time every op alone (eager) at each batch size and record "
                              "where the time goes (op_ms in the results)")
@@ -92,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def variant_name(args) -> str:
-    return "ait" + ("_fp16acc" if args.use_fp16_acc else "") + ("" if args.use_graph
-                                                                 else "_nograph")
+    s2d = "_s2d" if getattr(args, "stem", "padded") == "space_to_depth" else ""
+    return "ait" + s2d + ("_fp16acc" if args.use_fp16_acc else "") + ("" if args.use_graph
+                                                                       else "_nograph")
 
 
 def _safe(call):
@@ -122,6 +126,7 @@ def compile_model(args, batch_range):
         use_fp16_acc=args.use_fp16_acc,
         num_classes=args.num_classes,
         **extra,
+        **({} if args.stem == "padded" else {"stem": args.stem}),
     )
     compile_s = time.perf_counter() - start
     print(f"[ait] compile_resnet returned after {compile_s:.1f} s", flush=True)
@@ -136,7 +141,7 @@ def bind_weights(model, args):
         from weight_utils import load_weights, randomize_bn, timm_to_ait
     except ImportError as exc:
         raise bu.BenchError(f"cannot import the weight mapping ({exc})") from None
-    ait_net = create_resnet(args.model, args.num_classes)
+    ait_net = create_resnet(args.model, args.num_classes, stem=args.stem)
     timm_model = None
     if args.weights is not None:
         params = load_weights(args.weights, ait_net)
@@ -232,6 +237,7 @@ def main() -> int:
         "image_size": args.image_size,
         "input_layout": "NHWC",
         "use_fp16_acc": args.use_fp16_acc,
+        "stem": args.stem,
         "graph_mode": args.use_graph,
         "batch_range": list(batch_range),
         "compile_s": compile_s,

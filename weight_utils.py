@@ -71,12 +71,10 @@ def conform(params: Mapping[str, np.ndarray], ait_model,
             dtype: str = "float16") -> dict[str, np.ndarray]:
     """Check names and shapes against the ait model, zero-padding input channels where the
     model's weight is wider (the few-channels stem), and cast. Errors name the key."""
-    from ait.frontend.nn import Conv2dBiasReluFewChannels
-
     expected = expected_shapes(ait_model)
-    # weights stored with zero-padded input channels: name -> the unpadded channel count
-    padded = {(n + ".weight").lstrip(".").replace(".", "_"): m.orig_channels
-              for n, m in ait_model.named_modules() if isinstance(m, Conv2dBiasReluFewChannels)}
+    # modules that store a transformed weight (channel-padded, space-to-depth): name -> module
+    transformed = {(n + ".weight").lstrip(".").replace(".", "_"): m
+                   for n, m in ait_model.named_modules() if hasattr(m, "transform_weight")}
     missing = sorted(set(expected) - set(params))
     unknown = sorted(set(params) - set(expected))
     if missing:
@@ -88,11 +86,11 @@ def conform(params: Mapping[str, np.ndarray], ait_model,
     for key, shape in expected.items():
         arr = np.asarray(params[key])
         if arr.shape != shape:
-            pad_ok = (key in padded and arr.ndim == 4 and arr.shape[:3] == shape[:3]
-                      and arr.shape[3] == padded[key])
-            if not pad_ok:
-                raise AitError(f"weight {key!r} has shape {arr.shape}, the model expects {shape}")
-            arr = np.pad(arr, ((0, 0),) * 3 + ((0, shape[3] - arr.shape[3]),))
+            module = transformed.get(key)
+            if module is None or arr.shape != module.source_weight_shape:
+                want = f"{shape}" + (f" or {module.source_weight_shape}" if module else "")
+                raise AitError(f"weight {key!r} has shape {arr.shape}, the model expects {want}")
+            arr = module.transform_weight(arr)
         out[key] = np.ascontiguousarray(arr.astype(dtype))
     return out
 

@@ -20,13 +20,15 @@ def artifact_name(model_name: str, batch_sizes: tuple[int, int], use_fp16_acc: b
 
 def compile_resnet(model_name: str = "resnet50", batch_sizes: tuple[int, int] = (1, 256),
                    workdir: str | Path = "./tmp", use_fp16_acc: bool = False,
-                   num_classes: int = 1000, image_size: int = 224, target=None, profile=True):
+                   num_classes: int = 1000, image_size: int = 224, target=None, profile=True,
+                   stem: str = "padded"):
     """The compiled ait ``Model`` for ``model_name`` serving batch sizes lo..hi; returns it
     with no constants set (bind weights with ``set_many_constants``)."""
     lo, hi = batch_sizes
     if not 1 <= lo <= hi:
         raise ValueError(f"batch_sizes must satisfy 1 <= lo <= hi, got {batch_sizes}")
     target = target or detect_target(use_fp16_acc=use_fp16_acc)
-    _, y = build_resnet_graph(model_name, (lo, hi) if lo != hi else lo, image_size, num_classes)
-    name = artifact_name(model_name, (lo, hi), use_fp16_acc, num_classes, image_size)
+    _, y = build_resnet_graph(model_name, (lo, hi) if lo != hi else lo, image_size, num_classes,
+                              stem=stem)
+    name = artifact_name(model_name, (lo, hi), use_fp16_acc, num_classes, image_size, stem)
     return compile_model(y, target, workdir, name, profile=profile)

@@ -60,3 +60,22 @@ def test_tiny_model_compiles_to_a_shared_library(tmp_path, monkeypatch):
             assert hasattr(lib, name) and hasattr(lib, name + "_workspace_bytes")
     model_cu = (tmp_path / "work" / "tiny" / "model.cu").read_text()
     assert "bias_add_relu" in model_cu and "ait_pad_channels" in model_cu
+
+
+def test_space_to_depth_stem_compiles(tmp_path, monkeypatch):
+    """The experimental space-to-depth stem goes through codegen and nvcc too."""
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path / "cache"))
+    m = nn.Conv2dBiasReluSpaceToDepth(3, 16, 7, 2, 3)
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 8], "batch"), 32, 32, 3], name="x", is_input=True)
+    y = m(x)
+    try:
+        ait.compile_model(y, Target.for_arch(90), tmp_path / "work", "s2d", profile=False)
+    except ait.AitError as e:
+        assert "creating the model failed" in str(e)
+    lib = ctypes.CDLL(str(tmp_path / "work" / "s2d" / "s2d.so"))
+    lib.ait_model_metadata.restype = ctypes.c_char_p
+    meta = json.loads(lib.ait_model_metadata())
+    assert [op["kind"] for op in meta["ops"]] == ["space_to_depth", "conv2d"]
+    assert meta["constants"][0]["shape"] == [16, 4, 4, 16]
+    assert hasattr(lib, "ait_space_to_depth")

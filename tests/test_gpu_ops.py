@@ -82,6 +82,25 @@ def test_stem_pool_and_linear(target, tmp_path_factory):
                        "head")
 
 
+def test_space_to_depth_stem(target, tmp_path_factory):
+    """The space-to-depth stem (our s2d kernel + an ordinary conv) against the reference."""
+
+    class Stem(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2dBiasReluSpaceToDepth(3, 64, 7, 2, 3)
+
+        def forward(self, x):
+            return nn.MaxPool2d(3, 2, 1)(self.conv1(x))
+
+    m = Stem()
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 16], "n"), 56, 56, 3], name="x", is_input=True)
+    y = m(x)
+    _compile_and_check(m, y, lambda n: (n, 56, 56, 3), [1, 5, 16], target, tmp_path_factory,
+                       "s2dstem")
+
+
 def test_unfused_elementwise_and_plain_conv(target, tmp_path_factory):
     """add/relu that cannot be fused (shared input) run as their own kernels; a conv
     without a bias runs with a zero bias."""

@@ -17,18 +17,20 @@ timm = pytest.importorskip("timm")
 WORKDIR = os.environ.get("AIT_TEST_WORKDIR", str(ROOT / "tmp" / "tests"))
 
 
-@pytest.fixture(scope="module", params=["resnet18", "resnet50"])
+@pytest.fixture(scope="module", params=[("resnet18", "padded"), ("resnet50", "padded"),
+                                        ("resnet50", "space_to_depth")],
+                ids=["resnet18", "resnet50", "resnet50-s2d"])
 def compiled(request):
     from modeling.build import compile_resnet
     from modeling.resnet import create_resnet
     from weight_utils import randomize_bn, timm_to_ait
 
-    name = request.param
+    name, stem = request.param
     torch.manual_seed(0)
     tm = timm.create_model(name).eval()
     randomize_bn(tm)
-    model = compile_resnet(name, (1, 256), WORKDIR)
-    model.set_many_constants(timm_to_ait(tm, create_resnet(name)))
+    model = compile_resnet(name, (1, 256), WORKDIR, stem=stem)
+    model.set_many_constants(timm_to_ait(tm, create_resnet(name, stem=stem)))
     model.fold_constants()
     yield name, model, tm.cuda()
     model.close()

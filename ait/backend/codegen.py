@@ -24,6 +24,8 @@ from ait.ops.pool import Pool2d
 from ait.ops.pool import cuda as pool_cuda
 from ait.ops.reshape import Reshape
 from ait.ops.reshape import cuda as reshape_cuda
+from ait.ops.space_to_depth import SpaceToDepth
+from ait.ops.space_to_depth import cuda as space_to_depth_cuda
 
 RUNTIME_HEADER = Path(__file__).resolve().parent.parent / "runtime" / "csrc" / "model_runtime.h"
 
@@ -36,10 +38,12 @@ EMITTERS = {
     Add: elementwise_cuda,
     Relu: elementwise_cuda,
     Reshape: reshape_cuda,
+    SpaceToDepth: space_to_depth_cuda,
 }
 
 # our own small kernels, linked into every model (a few KB; unused ones cost nothing at run)
-OWN_SOURCES = [*pool_cuda.SOURCES, *pad_cuda.SOURCES, *elementwise_cuda.SOURCES]
+OWN_SOURCES = [*pool_cuda.SOURCES, *pad_cuda.SOURCES, *elementwise_cuda.SOURCES,
+               *space_to_depth_cuda.SOURCES]
 
 
 def emitter_for(op: Op):

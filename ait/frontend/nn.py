@@ -18,6 +18,8 @@ from ait.ops.gemm import gemm_rcr
 from ait.ops.pad import pad_channels
 from ait.ops.pool import avg_pool2d, max_pool2d
 from ait.ops.reshape import flatten, reshape
+from ait.ops.space_to_depth import space_to_depth
+from ait.ops.space_to_depth.op import s2d_conv_weight
 
 
 class Parameter:
@@ -143,7 +145,7 @@ class Conv2dBiasAddRelu(_ConvBase):
 class Conv2dBiasReluFewChannels(_ConvBase):
     """Stem conv for inputs with few channels (RGB): the input is zero-padded to 4 (or 8)
     channels so the FixedChannels kernels apply; the weight is stored already padded
-    ([out, kh, kw, padded]; weight_utils pads it). Call with the unpadded input."""
+    ([out, kh, kw, padded]; ``transform_weight`` pads it). Call with the unpadded input."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  dtype="float16", pad_to: int | None = None):
@@ -153,11 +155,48 @@ class Conv2dBiasReluFewChannels(_ConvBase):
                              f"padded to one of {FEW_CHANNELS}")
         super().__init__(padded, out_channels, kernel_size, stride, padding, dilation, True, dtype)
         self.orig_channels = in_channels
+        kh, kw = _pair(kernel_size, "kernel_size")
+        self.source_weight_shape = (out_channels, kh, kw, in_channels)
+
+    def transform_weight(self, w):
+        """[out, kh, kw, in] (the framework's layout) -> the stored, channel-padded weight."""
+        import numpy as np
+
+        return np.pad(w, ((0, 0),) * 3 + ((0, self.in_channels - w.shape[3]),))
 
     def forward(self, x):
         if x.shape()[-1] != self.in_channels:
             x = pad_channels(x, self.in_channels)
         return self._conv(x, activation=Activation.RELU, few_channels=True)
+
+
+class Conv2dBiasReluSpaceToDepth(Module):
+    """A stride-2 stem conv with few input channels run as space-to-depth (2x2 blocks, channels
+    padded to a multiple of 8) followed by a stride-1 conv with a ceil(k/2) filter: same result,
+    fewer multiply-adds, ordinary 16-byte-aligned kernels. The stored weight is the rearranged
+    one ([out, ceil(kh/2), ceil(kw/2), channels]); ``transform_weight`` makes it from the
+    framework's [out, kh, kw, in]. Call with the unpadded NHWC input."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=2, padding=0,
+                 dtype="float16"):
+        super().__init__()
+        kh, kw = _pair(kernel_size, "kernel_size")
+        if _pair(stride, "stride") != (2, 2) or len(set(_pair(padding, "padding"))) != 1:
+            raise ValueError("Conv2dBiasReluSpaceToDepth: stride must be 2 and the padding equal "
+                             "on both axes")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.padding = _pair(padding, "padding")[0]
+        self.channels = -(-4 * in_channels // 8) * 8
+        self.source_weight_shape = (out_channels, kh, kw, in_channels)
+        self.weight = Parameter([out_channels, (kh + 1) // 2, (kw + 1) // 2, self.channels], dtype)
+        self.bias = Parameter([out_channels], dtype)
+
+    def transform_weight(self, w):
+        return s2d_conv_weight(w, self.channels)
+
+    def forward(self, x):
+        y = space_to_depth(x, self.padding, self.channels)
+        return conv2d(y, self.weight.tensor, self.bias.tensor, activation=Activation.RELU)
 
 
 class MaxPool2d(Module):
