@@ -247,6 +247,9 @@ def main() -> int:
         "input_names": _safe(lambda: list(model.input_names())),
         "output_names": _safe(lambda: list(model.output_names())),
         "output_maximum_shape": list(max_shape),
+        # the kernel each op runs per batch bucket, to read per-op times (op_ms) against
+        "kernels": _safe(lambda: {op["name"]: op["kernels"] for op in model.meta["ops"]
+                                  if op.get("kernels")}),
         "timing": "ait Model.benchmark_with_tensors: median latency of `repeat` runs of "
                   "`count` launches, after one warm-up call",
         "count": args.count, "repeat": args.repeat,
