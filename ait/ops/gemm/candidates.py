@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from ait.backend.target import Target
 from ait.ops.epilogue import Epilogue
-from ait.ops.gemm import cutlass2x
+from typing import Union
 
-GemmCandidate = cutlass2x.GemmRcrCutlass2x
+from ait.ops.gemm import cutlass2x, gemv
+
+GemmCandidate = Union[cutlass2x.GemmRcrCutlass2x, gemv.GemmRcrGemv]
 
 # Bump when configs, templates or filters change what a name means (profile-cache key).
-CANDIDATE_SET_VERSION = 1
+CANDIDATE_SET_VERSION = 2
 
 
 def gemm_candidates(target: Target, epilogue: Epilogue, n: int, k: int) -> list[GemmCandidate]:
-    """Candidates for y[m, n] = act(x[m, k] @ w[n, k]^T + bias[n]); m is free."""
-    return cutlass2x.candidates(epilogue, n, k, target.acc)
+    """Candidates for y[m, n] = act(x[m, k] @ w[n, k]^T + bias[n]); m is free. CUTLASS
+    first (``profile=False`` takes the first), then our GEMV kernels for small m."""
+    if epilogue.residual:
+        return []
+    return [*cutlass2x.candidates(epilogue, n, k, target.acc),
+            *gemv.candidates(epilogue, n, k, target.acc)]
