@@ -30,9 +30,4 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
             if t.kind is TensorKind.INPUT and all(t is not i for i in inputs):
                 inputs.append(t)
     name_graph(ops, inputs)
-    plan = plan_memory(ops)
-    graph = Graph(ops=ops, inputs=inputs, outputs=outputs)
-    graph.plan = plan
-    graph.offsets = plan.offsets
-    graph.workspace_bytes = plan.workspace_bytes
-    return graph
+    return Graph(ops=ops, inputs=inputs, outputs=outputs, plan=plan_memory(ops))

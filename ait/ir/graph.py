@@ -1,11 +1,15 @@
 """A compiled-to-be graph: ops in execution order plus its tensors by role."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ait.ir.op import Op
 from ait.ir.shape import IntVar
 from ait.ir.tensor import Tensor, TensorKind
+
+if TYPE_CHECKING:
+    from ait.passes.plan_memory import MemoryPlan
 
 
 @dataclass
@@ -13,9 +17,11 @@ class Graph:
     ops: list[Op]
     inputs: list[Tensor]
     outputs: list[Tensor]
-    # Filled by passes.plan_memory: tensor name -> byte offset in the shared workspace.
-    offsets: dict[str, int] = field(default_factory=dict)
-    workspace_bytes: int = 0
+    plan: "MemoryPlan | None" = None  # from passes.plan_memory: workspace offsets, aliases
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.plan.workspace_bytes if self.plan else 0
 
     def tensors(self) -> list[Tensor]:
         seen: dict[int, Tensor] = {}
