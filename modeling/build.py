@@ -12,10 +12,11 @@ from modeling.resnet import build_resnet_graph
 
 
 def artifact_name(model_name: str, batch_sizes: tuple[int, int], use_fp16_acc: bool,
-               num_classes: int, image_size: int) -> str:
+                  num_classes: int, image_size: int, stem: str = "padded") -> str:
     lo, hi = batch_sizes
     acc = "acc16" if use_fp16_acc else "acc32"
-    return f"{model_name}_b{lo}-{hi}_{image_size}px_{num_classes}c_{acc}"
+    stem_part = "" if stem == "padded" else f"_{stem}"  # stems differ in weight layout
+    return f"{model_name}_b{lo}-{hi}_{image_size}px_{num_classes}c_{acc}{stem_part}"
 
 
 def compile_resnet(model_name: str = "resnet50", batch_sizes: tuple[int, int] = (1, 256),
