@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         tm = timm.create_model(args.model, pretrained=args.pretrained).eval()
         if args.weights:
             params = load_weights(args.weights, create_resnet(args.model))
-            _load_into_timm(tm, params)  # so both sides run the same weights
+            _load_into_timm(tm, params, create_resnet(args.model))  # both run the same weights
         elif not args.pretrained:
             randomize_bn(tm, args.seed)
         params = timm_to_ait(tm, create_resnet(args.model))
@@ -111,17 +111,21 @@ def main(argv=None) -> int:
     return 0
 
 
-def _load_into_timm(tm, params) -> None:
-    """Put folded ait weights into timm: convs take them, BNs become the identity."""
+def _load_into_timm(tm, params, ait_model) -> None:
+    """Put folded ait weights into timm: convs take them, BNs become the identity. Weights
+    the ait model stores transformed (the stem) are restored to the framework's layout."""
     import torch
 
+    restore = {(n + ".weight").replace(".", "_"): m.restore_weight
+               for n, m in ait_model.named_modules() if hasattr(m, "restore_weight")}
     modules = dict(tm.named_modules())
     with torch.no_grad():
         for name, mod in modules.items():
             key = name.replace(".", "_")
             if isinstance(mod, torch.nn.Conv2d):
-                w = torch.from_numpy(params[key + "_weight"].astype(np.float32))
-                w = w[..., : mod.in_channels].permute(0, 3, 1, 2)
+                w = params[key + "_weight"].astype(np.float32)
+                w = restore[key + "_weight"](w) if key + "_weight" in restore else w
+                w = torch.from_numpy(np.ascontiguousarray(w)).permute(0, 3, 1, 2)
                 mod.weight.copy_(w)
                 mod.bias = torch.nn.Parameter(torch.from_numpy(
                     params[key + "_bias"].astype(np.float32)))

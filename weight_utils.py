@@ -87,12 +87,24 @@ def conform(params: Mapping[str, np.ndarray], ait_model,
         arr = np.asarray(params[key])
         if arr.shape != shape:
             module = transformed.get(key)
-            if module is None or arr.shape != module.source_weight_shape:
+            source = _as_source_weight(arr, module.source_weight_shape) if module else None
+            if source is None:
                 want = f"{shape}" + (f" or {module.source_weight_shape}" if module else "")
                 raise AitError(f"weight {key!r} has shape {arr.shape}, the model expects {want}")
-            arr = module.transform_weight(arr)
+            arr = module.transform_weight(source)
         out[key] = np.ascontiguousarray(arr.astype(dtype))
     return out
+
+
+def _as_source_weight(arr: np.ndarray, source: tuple[int, ...]) -> np.ndarray | None:
+    """`arr` as the framework's weight of shape `source`: as is, or with zero-padded input
+    channels dropped (a file written for the channel-padded stem, read by another stem)."""
+    if arr.shape == source:
+        return arr
+    if (arr.ndim == 4 and arr.shape[:3] == source[:3] and arr.shape[3] > source[3]
+            and not np.any(arr[..., source[3]:])):
+        return arr[..., :source[3]]
+    return None
 
 
 def timm_to_ait(timm_model, ait_model, dtype: str = "float16") -> dict[str, np.ndarray]:

@@ -111,3 +111,40 @@ def test_import_ait_does_not_import_torch():
     code = "import sys, ait, ait.runtime; assert 'torch' not in sys.modules, 'torch imported'"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("stem", ["padded", "space_to_depth"])
+def test_stem_weight_restores_to_the_framework_layout(r18, stem):
+    model = create_resnet("resnet18", num_classes=10, stem=stem)
+    params = timm_to_ait(r18, model, dtype="float32")
+    folded = fold_timm_state(r18)["conv1_weight"]  # OHWI [64, 7, 7, 3]
+    np.testing.assert_array_equal(model.conv1.restore_weight(params["conv1_weight"]), folded)
+
+
+def test_a_padded_stem_file_loads_into_a_space_to_depth_model(r18):
+    padded = timm_to_ait(r18, create_resnet("resnet18", num_classes=10))
+    s2d_model = create_resnet("resnet18", num_classes=10, stem="space_to_depth")
+    direct = timm_to_ait(r18, s2d_model)
+    converted = conform(padded, s2d_model)
+    assert converted["conv1_weight"].shape == direct["conv1_weight"].shape == (64, 4, 4, 16)
+    np.testing.assert_array_equal(converted["conv1_weight"], direct["conv1_weight"])
+    # padded channels that are not zero are not a padded weight: refused, key named
+    bad = dict(padded, conv1_weight=np.ones((64, 7, 7, 8), np.float16))
+    with pytest.raises(AitError, match="'conv1_weight' has shape"):
+        conform(bad, s2d_model)
+
+
+@pytest.mark.parametrize("stem", ["padded", "space_to_depth"])
+def test_infer_with_torch_loads_ait_weights_back_into_timm(r18, stem):
+    """infer_with_torch runs timm on the weights of a --weights file: folding them back out
+    of timm again must give the same file contents."""
+    from infer_with_torch import _load_into_timm
+
+    model = create_resnet("resnet18", num_classes=10, stem=stem)
+    params = timm_to_ait(r18, model, dtype="float32")
+    torch.manual_seed(3)
+    other = timm.create_model("resnet18", num_classes=10).eval()
+    _load_into_timm(other, params, model)
+    again = timm_to_ait(other, model, dtype="float32")
+    for k in params:
+        np.testing.assert_allclose(again[k], params[k], rtol=1e-6, atol=1e-6, err_msg=k)

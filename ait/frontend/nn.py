@@ -19,7 +19,7 @@ from ait.ops.pad import pad_channels
 from ait.ops.pool import avg_pool2d, max_pool2d
 from ait.ops.reshape import flatten, reshape
 from ait.ops.space_to_depth import space_to_depth
-from ait.ops.space_to_depth.op import s2d_conv_weight
+from ait.ops.space_to_depth.op import s2d_conv_weight, s2d_conv_weight_inverse
 
 
 class Parameter:
@@ -164,6 +164,10 @@ class Conv2dBiasReluFewChannels(_ConvBase):
 
         return np.pad(w, ((0, 0),) * 3 + ((0, self.in_channels - w.shape[3]),))
 
+    def restore_weight(self, w):
+        """The stored weight -> the framework's [out, kh, kw, in] (inverse of transform)."""
+        return w[..., : self.orig_channels]
+
     def forward(self, x):
         if x.shape()[-1] != self.in_channels:
             x = pad_channels(x, self.in_channels)
@@ -193,6 +197,10 @@ class Conv2dBiasReluSpaceToDepth(Module):
 
     def transform_weight(self, w):
         return s2d_conv_weight(w, self.channels)
+
+    def restore_weight(self, w):
+        """The stored weight -> the framework's [out, kh, kw, in] (inverse of transform)."""
+        return s2d_conv_weight_inverse(w, self.source_weight_shape[1:3], self.in_channels)
 
     def forward(self, x):
         y = space_to_depth(x, self.padding, self.channels)

@@ -71,3 +71,12 @@ def s2d_conv_weight(w: np.ndarray, channels: int) -> np.ndarray:
     # w8[k, 2a + b, 2e + d, ch] -> out[k, a, e, (2b + d) * C + ch]
     out = w8.reshape(k, r2, 2, s2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(k, r2, s2, 4 * c)
     return np.pad(out, ((0, 0),) * 3 + ((0, channels - 4 * c),))
+
+
+def s2d_conv_weight_inverse(w: np.ndarray, kernel: tuple[int, int], c: int) -> np.ndarray:
+    """Inverse of `s2d_conv_weight`: the stride-2 conv's [K, R, S, C] weight back (the zero
+    taps and channels it added are dropped)."""
+    k, r2, s2, _ = w.shape
+    r, s = kernel
+    w8 = w[..., :4 * c].reshape(k, r2, s2, 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return w8.reshape(k, 2 * r2, 2 * s2, c)[:, :r, :s]
