@@ -1,5 +1,6 @@
-// Max / average pooling over NHWC fp16, one thread per 2 output channels (half2).
-// Memory-bound: each output reads kernel_h*kernel_w inputs; ResNet's maxpool is one launch.
+// Max / average pooling over NHWC fp16. One block per output row (n, p); its threads stride
+// over that row's q * (c / vec) vectors, so the index decode is 32-bit and division-light
+// (64-bit div/mod per element made the ResNet stem pool ~2x slower than bandwidth).
 #include <cuda_fp16.h>
 #include <cfloat>
 #include <cstdint>
@@ -7,73 +8,55 @@
 
 namespace {
 
-template <bool kMax>
-__global__ void pool2d_nhwc_kernel(const __half* __restrict__ x, __half* __restrict__ y, int n,
-                                   int h, int w, int c, int p, int q, int kh, int kw, int sh,
-                                   int sw, int ph, int pw) {
-  const int c2 = c / 2;
-  const int64_t total = int64_t(n) * p * q * c2;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
-       idx += int64_t(gridDim.x) * blockDim.x) {
-    const int ch = int(idx % c2);
-    int64_t rest = idx / c2;
-    const int oq = int(rest % q);
-    rest /= q;
-    const int op = int(rest % p);
-    const int on = int(rest / p);
-    float a0 = kMax ? -FLT_MAX : 0.f, a1 = a0;
-    for (int i = 0; i < kh; ++i) {
-      const int ih = op * sh - ph + i;
-      if (ih < 0 || ih >= h) continue;
-      for (int j = 0; j < kw; ++j) {
-        const int iw = oq * sw - pw + j;
-        if (iw < 0 || iw >= w) continue;
-        const __half2 v = reinterpret_cast<const __half2*>(
-            x + ((int64_t(on) * h + ih) * w + iw) * c)[ch];
-        const float2 f = __half22float2(v);
-        if (kMax) { a0 = fmaxf(a0, f.x); a1 = fmaxf(a1, f.y); }
-        else { a0 += f.x; a1 += f.y; }
-      }
-    }
-    if (!kMax) {  // count_include_pad=True (PyTorch's default)
-      const float inv = 1.f / float(kh * kw);
-      a0 *= inv; a1 *= inv;
-    }
-    reinterpret_cast<__half2*>(y + ((int64_t(on) * p + op) * q + oq) * c)[ch] =
-        __floats2half2_rn(a0, a1);
-  }
-}
+struct PoolShape {
+  int h, w, c, p, q, kh, kw, sh, sw, ph, pw;
+};
 
-// Max pooling, 8 channels per thread (16-byte loads): the ResNet stem pool at large batch is
-// memory-bound, and wide accesses keep it near bandwidth.
-__global__ void max_pool2d_nhwc_vec8_kernel(const uint4* __restrict__ x, uint4* __restrict__ y,
-                                            int n, int h, int w, int c8, int p, int q, int kh,
-                                            int kw, int sh, int sw, int ph, int pw) {
-  const int64_t total = int64_t(n) * p * q * c8;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
-       idx += int64_t(gridDim.x) * blockDim.x) {
-    const int ch = int(idx % c8);
-    int64_t rest = idx / c8;
-    const int oq = int(rest % q);
-    rest /= q;
-    const int op = int(rest % p);
-    const int on = int(rest / p);
-    __half2 acc[4];
+// Vec = 8 halves (16-byte loads, max only) or 2 halves (max or average).
+template <int kVec> struct VecOf;
+template <> struct VecOf<8> { using T = uint4; };
+template <> struct VecOf<2> { using T = __half2; };
+
+template <bool kMax, int kVec>
+__global__ void pool2d_nhwc_kernel(const typename VecOf<kVec>::T* __restrict__ x,
+                                   typename VecOf<kVec>::T* __restrict__ y, PoolShape s) {
+  using V = typename VecOf<kVec>::T;
+  constexpr int kPairs = kVec / 2;
+  const int cv = s.c / kVec;
+  const int row = blockIdx.x;  // n * p + op
+  const int on = row / s.p, op = row % s.p;
+  const int ih0 = op * s.sh - s.ph;
+  const V* xn = x + int64_t(on) * s.h * s.w * cv;
+  V* yrow = y + int64_t(row) * s.q * cv;
+  for (int t = threadIdx.x; t < s.q * cv; t += blockDim.x) {
+    const int oq = t / cv, ch = t - oq * cv;
+    const int iw0 = oq * s.sw - s.pw;
+    float2 acc[kPairs];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) acc[i] = __float2half2_rn(-65504.f);
-    for (int i = 0; i < kh; ++i) {
-      const int ih = op * sh - ph + i;
-      if (ih < 0 || ih >= h) continue;
-      for (int j = 0; j < kw; ++j) {
-        const int iw = oq * sw - pw + j;
-        if (iw < 0 || iw >= w) continue;
-        uint4 v = x[((int64_t(on) * h + ih) * w + iw) * c8 + ch];
+    for (int k = 0; k < kPairs; ++k) acc[k] = kMax ? make_float2(-FLT_MAX, -FLT_MAX)
+                                                   : make_float2(0.f, 0.f);
+    for (int i = 0; i < s.kh; ++i) {
+      const int ih = ih0 + i;
+      if (ih < 0 || ih >= s.h) continue;
+      for (int j = 0; j < s.kw; ++j) {
+        const int iw = iw0 + j;
+        if (iw < 0 || iw >= s.w) continue;
+        V v = xn[(ih * s.w + iw) * cv + ch];
         const __half2* hv = reinterpret_cast<const __half2*>(&v);
 #pragma unroll
-        for (int k = 0; k < 4; ++k) acc[k] = __hmax2(acc[k], hv[k]);
+        for (int k = 0; k < kPairs; ++k) {
+          const float2 f = __half22float2(hv[k]);
+          if (kMax) { acc[k].x = fmaxf(acc[k].x, f.x); acc[k].y = fmaxf(acc[k].y, f.y); }
+          else { acc[k].x += f.x; acc[k].y += f.y; }
+        }
       }
     }
-    y[((int64_t(on) * p + op) * q + oq) * c8 + ch] = *reinterpret_cast<uint4*>(acc);
+    V out;
+    __half2* ho = reinterpret_cast<__half2*>(&out);
+    const float scale = kMax ? 1.f : 1.f / float(s.kh * s.kw);  // count_include_pad=True
+#pragma unroll
+    for (int k = 0; k < kPairs; ++k) ho[k] = __floats2half2_rn(acc[k].x * scale, acc[k].y * scale);
+    yrow[t] = out;
   }
 }
 
@@ -93,6 +76,15 @@ __global__ void global_avg_pool_nhwc_kernel(const __half* __restrict__ x, __half
   reinterpret_cast<__half2*>(y + int64_t(on) * c)[ch] = __floats2half2_rn(a0 / hw, a1 / hw);
 }
 
+template <bool kMax, int kVec>
+void launch(const void* x, void* y, int rows, const PoolShape& s, cudaStream_t stream) {
+  using V = typename VecOf<kVec>::T;
+  const int work = s.q * (s.c / kVec);
+  const int block = work >= 256 ? 256 : ((work + 31) / 32) * 32;
+  pool2d_nhwc_kernel<kMax, kVec><<<rows, block, 0, stream>>>(
+      static_cast<const V*>(x), static_cast<V*>(y), s);
+}
+
 }  // namespace
 
 extern "C" int ait_pool2d_nhwc(int is_max, const void* x, void* y, int n, int h, int w, int c,
@@ -100,30 +92,22 @@ extern "C" int ait_pool2d_nhwc(int is_max, const void* x, void* y, int n, int h,
                                cudaStream_t stream) {
   if (c % 2 != 0 || reinterpret_cast<uintptr_t>(x) % 4 || reinterpret_cast<uintptr_t>(y) % 4)
     return AIT_ERR_CANNOT_IMPLEMENT;
-  const __half* xi = static_cast<const __half*>(x);
-  __half* yo = static_cast<__half*>(y);
+  if (n <= 0 || p <= 0 || q <= 0) return AIT_OK;
+  // One block per output row: n * p must fit the grid's x dimension (2^31 - 1).
+  if (int64_t(n) * p > INT32_MAX || int64_t(h) * w * c > INT32_MAX) return AIT_ERR_CANNOT_IMPLEMENT;
+  const PoolShape s{h, w, c, p, q, kh, kw, sh, sw, ph, pw};
+  const int rows = n * p;
   if (!is_max && p == 1 && q == 1 && kh == h && kw == w && ph == 0 && pw == 0) {
     dim3 grid((c / 2 + 127) / 128, n);
-    global_avg_pool_nhwc_kernel<<<grid, 128, 0, stream>>>(xi, yo, h * w, c);
+    global_avg_pool_nhwc_kernel<<<grid, 128, 0, stream>>>(static_cast<const __half*>(x),
+                                                          static_cast<__half*>(y), h * w, c);
   } else if (is_max && c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
              reinterpret_cast<uintptr_t>(y) % 16 == 0) {
-    const int64_t total = int64_t(n) * p * q * (c / 8);
-    const int64_t want = (total + 255) / 256;
-    const int grid = int(want < 65535 * 8 ? want : 65535 * 8);
-    max_pool2d_nhwc_vec8_kernel<<<grid, 256, 0, stream>>>(
-        static_cast<const uint4*>(x), static_cast<uint4*>(y), n, h, w, c / 8, p, q, kh, kw, sh,
-        sw, ph, pw);
+    launch<true, 8>(x, y, rows, s, stream);
+  } else if (is_max) {
+    launch<true, 2>(x, y, rows, s, stream);
   } else {
-    const int64_t total = int64_t(n) * p * q * (c / 2);
-    const int block = 256;
-    const int grid = int((total + block - 1) / block < 65535 * 4 ? (total + block - 1) / block
-                                                                  : 65535 * 4);
-    if (is_max)
-      pool2d_nhwc_kernel<true><<<grid, block, 0, stream>>>(xi, yo, n, h, w, c, p, q, kh, kw, sh,
-                                                           sw, ph, pw);
-    else
-      pool2d_nhwc_kernel<false><<<grid, block, 0, stream>>>(xi, yo, n, h, w, c, p, q, kh, kw, sh,
-                                                            sw, ph, pw);
+    launch<false, 2>(x, y, rows, s, stream);
   }
   return cudaPeekAtLastError() == cudaSuccess ? AIT_OK : AIT_ERR_LAUNCH;
 }
