@@ -154,3 +154,91 @@ def test_bad_inputs_raise_before_running(target, tmp_path_factory):
     model.close()
     with pytest.raises(ait.AitError, match="closed"):
         model.run_with_tensors([good], [out])
+
+
+# (n, h, w, c, k) of pointwise convs: tile residues in M (n*h*w), N (k) and K (c < 64).
+GEMM3X_SHAPES = [
+    (1, 14, 14, 64, 256),
+    (7, 14, 14, 64, 256),
+    (2, 14, 14, 256, 1024),
+    (3, 7, 7, 40, 72),
+]
+
+
+def test_conv_gemm3x_candidates_in_profiler(target):
+    """Every persistent-GEMM 1x1 conv candidate, each epilogue, through the profiler (which
+    checks against its fp32 reference): ok on pointwise convs; on a 3x3 or a stride-2 1x1
+    conv they answer cannot_implement (never crash, never a wrong result)."""
+    from ait.ops.conv2d import gemm3x
+    from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
+    from ait.tune import ConvRequest, candidates_for
+    from ait.tune.select import profile_requests
+
+    if target.arch != 90:
+        pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
+    cands, expect = {}, {}
+    for ep in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU):
+        for n, h, w, c, k in GEMM3X_SHAPES:
+            r = ConvRequest(ep, n, h, w, c, k, 1, 1)
+            cands[r] = [x for x in candidates_for(target, r)
+                        if isinstance(x, gemm3x.Conv2dGemm3x)]
+            assert len(cands[r]) == len(gemm3x.TILES), r.describe()
+            expect[r] = "ok"
+        gemm = gemm3x.candidates(ep, 64, 64, target.acc)
+        for r in (ConvRequest(ep, 2, 14, 14, 64, 64, 3, 3, (1, 1)),
+                  ConvRequest(ep, 2, 14, 14, 64, 64, 1, 1, (0, 0), (2, 2))):
+            # a 2.x kernel that works keeps the profiler from failing the whole request
+            cands[r] = [candidates_for(target, r)[0], *gemm]
+            expect[r] = "cannot_implement"
+    for r, (_, _, results) in profile_requests(target, list(cands), cands).items():
+        status = {res.name: res.status for res in results}
+        for cand in cands[r]:
+            want = expect[r] if isinstance(cand, gemm3x.Conv2dGemm3x) else "ok"
+            assert status.get(cand.name) == want, (r.describe(), cand.name, status)
+
+
+class Pointwise(nn.Module):
+    """1x1 convs with every epilogue (a bottleneck's shape, without the 3x3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2dBiasRelu(64, 256, 1, 1, 0)
+        self.b = nn.Conv2dBias(256, 64, 1, 1, 0)
+        self.c = nn.Conv2dBiasAddRelu(64, 64, 1, 1, 0)
+        self.d = nn.Conv2dBiasAdd(64, 256, 1, 1, 0)
+
+    def forward(self, x):
+        y = self.a(x)
+        z = self.c(self.b(y), x)
+        return self.d(z, y)
+
+
+@pytest.mark.parametrize("tile", range(4))
+def test_conv_gemm3x_in_model(tile, target, tmp_path_factory, monkeypatch):
+    """The model path (codegen args, workspace, batch buckets) with a GEMM kernel forced onto
+    every pointwise conv: AIT_FIXED_KERNEL=first takes the first candidate, so it goes first."""
+    from ait.ops.conv2d import gemm3x
+    from ait.tune import candidates as tune_candidates
+
+    if target.arch != 90:
+        pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
+    if tile >= len(gemm3x.TILES):
+        pytest.skip("fewer GEMM tiles")
+    chosen = gemm3x.TILES[tile]
+    original = tune_candidates.conv2d_candidates
+
+    def gemm_first(*args, **kwargs):
+        out = original(*args, **kwargs)
+        first = [c for c in out if isinstance(c, gemm3x.Conv2dGemm3x) and c.tile == chosen]
+        assert first, "a pointwise conv must get the GEMM candidates"
+        return first + [c for c in out if c not in first]
+
+    monkeypatch.setattr(tune_candidates, "conv2d_candidates", gemm_first)
+    monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
+    m = Pointwise()
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 8], "n"), 14, 14, 64], name="x", is_input=True)
+    y = m(x)
+    model = _compile_and_check(m, y, lambda n: (n, 14, 14, 64), [1, 3, 8], target,
+                               tmp_path_factory, f"gemm3x{tile}")
+    model.close()

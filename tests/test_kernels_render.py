@@ -171,8 +171,8 @@ def test_tiles_are_cutlass_configurations():
     for t, _ in gemm2x.CONFIGS:
         assert (t.shape, t.warps) in gemm_tiles, t
     hopper = cutlass_lib.sm90_conv_fprop_tiles()
-    for t in conv3x.TILES:
-        assert t.shape in hopper, t
+    for t in conv3x.TILES:  # unlisted shapes have their own nvcc no-spill test
+        assert t.shape in hopper | conv3x.UNLISTED_TILE_SHAPES, t
 
 
 @pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)

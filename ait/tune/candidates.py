@@ -21,7 +21,9 @@ class NoCandidateError(RuntimeError):
 def candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
     if isinstance(request, ConvRequest):
         return conv2d_candidates(target, request.epilogue, request.c, request.k,
-                                 few_channels=request.few_channels)
+                                 few_channels=request.few_channels, r=request.r, s=request.s,
+                                 stride=request.stride, pad=request.pad,
+                                 dilation=request.dilation)
     if isinstance(request, GemmRequest):
         return gemm_candidates(target, request.epilogue, request.n, request.k)
     raise TypeError(f"not a kernel request: {request!r}")

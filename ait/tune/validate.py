@@ -24,10 +24,13 @@ from ait.tune.runner import Job, run_jobs
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
 
 # (label, h, w, c, k, r, stride, pad, few_channels, epilogues) of ResNet-50 layers; the stem
-# (input padded 3 -> 4 or 8 channels) only ever has bias_relu.
+# (input padded 3 -> 4 or 8 channels) only ever has bias_relu. The 1x1 stride-1 rows also get
+# the persistent-GEMM candidates (conv2d/gemm3x.py): N = 256 / 64 / 1024 output channels.
 RESNET50_CONVS = (
     ("56x56 64->64 3x3", 56, 56, 64, 64, 3, 1, 1, False, EPILOGUES),
     ("56x56 64->256 1x1", 56, 56, 64, 256, 1, 1, 0, False, EPILOGUES),
+    ("56x56 256->64 1x1", 56, 56, 256, 64, 1, 1, 0, False, EPILOGUES),
+    ("14x14 256->1024 1x1", 14, 14, 256, 1024, 1, 1, 0, False, EPILOGUES),
     ("28x28 128->128 3x3", 28, 28, 128, 128, 3, 1, 1, False, EPILOGUES),
     ("56x56 256->512 1x1 s2", 56, 56, 256, 512, 1, 2, 0, False, EPILOGUES),
     ("stem 224x224 4->64 7x7 s2", 224, 224, 4, 64, 7, 2, 3, True, (BIAS_RELU,)),

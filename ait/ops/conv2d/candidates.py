@@ -1,27 +1,37 @@
 """Every conv2d kernel candidate that may apply to one op, across CUTLASS generations."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ait.backend.target import Target
-from ait.ops.conv2d import cutlass2x, cutlass3x
+from ait.ops.conv2d import cutlass2x, cutlass3x, gemm3x
 from ait.ops.epilogue import Epilogue
 
-Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x
+Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x.Conv2dGemm3x
 
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
-CANDIDATE_SET_VERSION = 1
+CANDIDATE_SET_VERSION = 2
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
-                      few_channels: bool = False) -> list[Conv2dCandidate]:
-    """Candidates able to run a conv with `c` input and `k` output channels (NHWC, OHWI).
+                      few_channels: bool = False, *, r: int | None = None,
+                      s: int | None = None, stride: Sequence[int] = (1, 1),
+                      pad: Sequence[int] = (0, 0), dilation: Sequence[int] = (1, 1),
+                      ) -> list[Conv2dCandidate]:
+    """Candidates able to run a conv with `c` input and `k` output channels (NHWC, OHWI)
+    and an `r` x `s` filter with `stride`, `pad`, `dilation`.
 
     `few_channels` marks the padded stem (c = 2, 4 or 8): FixedChannels 2.x kernels only
     (Hopper 3.x kernels are 8x slower there: TMA im2col boxes of 8 channels are too small).
     Cheap-to-compile 2.x kernels come first: `AIT_FIXED_KERNEL=first` / `profile=False`
-    take the first entry. Hopper 3.x kernels only for arch 90."""
+    take the first entry. Hopper 3.x kernels only for arch 90; of those, the persistent GEMM
+    kernels only for pointwise convs (1x1, stride 1, pad 0, dilation 1). Without `r` and `s`
+    the geometry is unknown and only the kernels that take any geometry are listed."""
     out: list[Conv2dCandidate] = list(
         cutlass2x.candidates(epilogue, c, k, target.acc, few_channels=few_channels))
     if target.arch == 90 and not few_channels:
         out += cutlass3x.candidates(epilogue, c, k, target.acc)
+        if r is not None and s is not None and gemm3x.is_pointwise(r, s, stride, pad, dilation):
+            out += gemm3x.candidates(epilogue, c, k, target.acc)
     return out

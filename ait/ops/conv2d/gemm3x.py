@@ -1,0 +1,116 @@
+"""1x1 convolutions as CUTLASS 3.x Hopper GEMMs (persistent, warp-specialized; arch 90 only).
+
+A 1x1, stride 1, pad 0, dilation 1 conv in NHWC / OHWI is exactly gemm_rcr:
+A = x as [M = n*h*w, K = c] row-major, B = w as [N = k, K = c] (K contiguous), D = y [M, N]
+row-major, bias per column (output channel), residual = C [M, N] with beta = 1. The kernel
+checks this at run time and answers AIT_ERR_CANNOT_IMPLEMENT for anything else.
+
+Why a GEMM: at batch 256 ResNet-50's 1x1 convs are memory-bound (K = c is 64-512, so each
+output tile has only 1-8 k-blocks). The 3.x conv kernel is non-persistent with one math
+warpgroup, so its epilogue (bias, residual load, store) never overlaps the next tile's loads.
+The GEMM's persistent schedules do overlap them (TMA epilogue + producer warp running ahead
+across tiles), and with two math warpgroups the wide tiles fit in registers.
+
+Why these tiles (each one costs ~30-60 s of nvcc, per epilogue; compile budget matters):
+- 128x256x64 cooperative: N = 256 covers the whole 64->256 expansion, so A (x) is read once;
+  two warpgroups each hold 64x256 accumulators (128 registers, no spill, unlike the 3.x conv).
+- 256x128x64 cooperative: the same area split the other way, for N = 128 / 512 / 1024 / 2048.
+- 128x128x64 pingpong: while one warpgroup runs its epilogue the other one computes, the
+  overlap that memory-bound short-K tiles need most; also 4x more tiles than the wide ones.
+- 128x128x64 cooperative: smaller tiles for small batches (more CTAs busy) with the
+  cooperative epilogue.
+Clusters are 1x1: the operands re-read across tiles (w for every M tile) are small and stay in
+L2, so TMA multicast buys little here; a 2x1 entry can be appended if the H200 says otherwise.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ait.backend.kernel import ACC_CPP, Family, epilogue_values, shape_str
+from ait.backend.templates import render
+from ait.ops.epilogue import Epilogue
+
+TEMPLATE = "ops/conv2d/templates/conv2d_gemm3x.cu.j2"
+ALIGNMENT = 8  # TMA: rows of A (c), B (c), C/D (k) must be 16-byte multiples
+
+
+class Schedule(enum.Enum):
+    """Mainloop schedule; value: (kernel schedule, matching epilogue schedule, name fragment)."""
+
+    COOPERATIVE = ("KernelTmaWarpSpecializedCooperative", "TmaWarpSpecializedCooperative",
+                   "coop")
+    PINGPONG = ("KernelTmaWarpSpecializedPingpong", "TmaWarpSpecialized", "pp")
+
+    @property
+    def kernel(self) -> str:
+        return self.value[0]
+
+    @property
+    def epilogue(self) -> str:
+        return self.value[1]
+
+    @property
+    def short(self) -> str:
+        return self.value[2]
+
+
+@dataclass(frozen=True)
+class TileGemm3x:
+    shape: tuple[int, int, int]           # CTA tile M (n*h*w), N (k), K (c)
+    schedule: Schedule
+    cluster: tuple[int, int] = (1, 1)
+
+
+# Append to grow (see the module docstring for why these).
+TILES: tuple[TileGemm3x, ...] = (
+    TileGemm3x((128, 256, 64), Schedule.COOPERATIVE),
+    TileGemm3x((256, 128, 64), Schedule.COOPERATIVE),
+    TileGemm3x((128, 128, 64), Schedule.PINGPONG),
+    TileGemm3x((128, 128, 64), Schedule.COOPERATIVE),
+)
+
+
+def is_pointwise(r: int, s: int, stride: tuple[int, int], pad: tuple[int, int],
+                 dilation: tuple[int, int]) -> bool:
+    """True for the convs that are plain GEMMs: 1x1 filter, stride 1, no padding."""
+    return (r, s) == (1, 1) and tuple(stride) == (1, 1) and tuple(pad) == (0, 0) \
+        and tuple(dilation) == (1, 1)
+
+
+@dataclass(frozen=True)
+class Conv2dGemm3x:
+    family: ClassVar[Family] = Family.CONV2D
+    generation: ClassVar[str] = "gemm3x"
+    compile_cost: ClassVar[float] = 6.0  # a little above the 3.x conv: two warpgroups
+
+    tile: TileGemm3x
+    epilogue: Epilogue
+    acc: str  # "f32" | "f16"
+
+    @property
+    def name(self) -> str:
+        return (f"conv2d_gemm3x_{shape_str(self.tile.shape)}_c{shape_str(self.tile.cluster)}_"
+                f"{self.tile.schedule.short}_{self.epilogue.tag}_{self.acc}")
+
+    def supports(self, c: int, k: int) -> bool:
+        return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
+
+    def render(self) -> str:
+        return render(
+            TEMPLATE,
+            name=self.name,
+            acc_cpp=ACC_CPP[self.acc],
+            tile=self.tile.shape,
+            cluster=self.tile.cluster,
+            kernel_schedule=self.tile.schedule.kernel,
+            epilogue_schedule=self.tile.schedule.epilogue,
+            **epilogue_values(self.epilogue),
+        )
+
+
+def candidates(epilogue: Epilogue, c: int, k: int, acc: str) -> list[Conv2dGemm3x]:
+    """GEMM candidates for a pointwise conv (the caller checks the geometry: is_pointwise)."""
+    out = [Conv2dGemm3x(t, epilogue, acc) for t in TILES]
+    return [cand for cand in out if cand.supports(c, k)]
