@@ -82,7 +82,8 @@ def test_stem_pool_and_linear(target, tmp_path_factory):
                        "head")
 
 
-def test_space_to_depth_stem(target, tmp_path_factory):
+@pytest.mark.parametrize("size", [56, 45])  # odd: the last block is half padding
+def test_space_to_depth_stem(size, target, tmp_path_factory):
     """The space-to-depth stem (our s2d kernel + an ordinary conv) against the reference."""
 
     class Stem(nn.Module):
@@ -95,10 +96,10 @@ def test_space_to_depth_stem(target, tmp_path_factory):
 
     m = Stem()
     m.name_parameter_tensor()
-    x = Tensor([IntVar([1, 16], "n"), 56, 56, 3], name="x", is_input=True)
+    x = Tensor([IntVar([1, 16], "n"), size, size, 3], name="x", is_input=True)
     y = m(x)
-    _compile_and_check(m, y, lambda n: (n, 56, 56, 3), [1, 5, 16], target, tmp_path_factory,
-                       "s2dstem")
+    _compile_and_check(m, y, lambda n: (n, size, size, 3), [1, 5, 16], target, tmp_path_factory,
+                       f"s2dstem{size}")
 
 
 def test_unfused_elementwise_and_plain_conv(target, tmp_path_factory):

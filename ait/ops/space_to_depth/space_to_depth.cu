@@ -1,8 +1,9 @@
 // Space-to-depth (block 2) with zero padding of an NHWC fp16 tensor; see op.py for the layout.
-// One thread per output pixel writes all its channels; the index rule is a host/device
-// function so a CPU test checks it against the numpy reference without a GPU.
+// The index rule is a host/device function so a CPU test checks it against the numpy
+// reference without a GPU; the RGB fast path below writes the same layout.
 #include <cuda_fp16.h>
 #include <cstdint>
+#include <climits>
 #include "ait_abi.h"
 
 // Input element (flat index) feeding output channel `oc` of pixel (n, u, v), or -1 for a zero.
@@ -16,6 +17,7 @@ __host__ __device__ inline int64_t ait_s2d_source(int n, int u, int v, int oc, i
 }
 
 namespace {
+// Any c: one thread per output pixel, the index rule above per channel (runtime divisions).
 template <int kOut>
 __global__ void s2d_kernel(const __half* __restrict__ in, __half* __restrict__ out, int n, int h,
                            int w, int c, int pad, int ho, int wo) {
@@ -34,6 +36,41 @@ __global__ void s2d_kernel(const __half* __restrict__ in, __half* __restrict__ o
     for (int i = 0; i < kOut / 8; ++i) dst[i] = reinterpret_cast<const uint4*>(vals)[i];
   }
 }
+
+// Compile-time c (the RGB stem: 3 -> 16): one block per output row (n, u), threads over v,
+// 32-bit offsets within an image, no divisions per element. Same rule as ait_s2d_source:
+// out[(2b + d) * C + ch] = xpad[2u + b, 2v + d, ch].
+template <int kC, int kOut>
+__global__ void s2d_rows_kernel(const __half* __restrict__ in, __half* __restrict__ out, int h,
+                                int w, int pad, int ho, int wo) {
+  const int row = blockIdx.x;  // n * ho + u
+  const int b = row / ho, u = row - b * ho;
+  const __half* img = in + int64_t(b) * h * w * kC;
+  uint4* orow = reinterpret_cast<uint4*>(out + int64_t(row) * wo * kOut);
+  for (int v = threadIdx.x; v < wo; v += blockDim.x) {
+    __align__(16) __half vals[kOut];
+#pragma unroll
+    for (int blk = 0; blk < 4; ++blk) {
+      const int y = 2 * u + blk / 2 - pad, x = 2 * v + blk % 2 - pad;
+      const bool inside = y >= 0 && y < h && x >= 0 && x < w;
+      const __half* src = img + (inside ? (y * w + x) * kC : 0);
+#pragma unroll
+      for (int ch = 0; ch < kC; ++ch) vals[blk * kC + ch] = inside ? src[ch] : __float2half(0.f);
+    }
+#pragma unroll
+    for (int oc = 4 * kC; oc < kOut; ++oc) vals[oc] = __float2half(0.f);
+#pragma unroll
+    for (int i = 0; i < kOut / 8; ++i)
+      orow[int64_t(v) * (kOut / 8) + i] = reinterpret_cast<const uint4*>(vals)[i];
+  }
+}
+
+template <int kC, int kOut>
+void launch_rows(const __half* in, __half* out, int n, int h, int w, int pad, int ho, int wo,
+                 cudaStream_t stream) {
+  const int block = wo >= 256 ? 256 : ((wo + 31) / 32) * 32;
+  s2d_rows_kernel<kC, kOut><<<n * ho, block, 0, stream>>>(in, out, h, w, pad, ho, wo);
+}
 }  // namespace
 
 extern "C" int ait_space_to_depth(const void* x, void* y, int n, int h, int w, int c, int pad,
@@ -44,6 +81,12 @@ extern "C" int ait_space_to_depth(const void* x, void* y, int n, int h, int w, i
   const int grid = int(want < 65535 * 8 ? (want > 0 ? want : 1) : 65535 * 8);
   const __half* in = static_cast<const __half*>(x);
   __half* out = static_cast<__half*>(y);
+  if (n <= 0 || ho <= 0 || wo <= 0) return AIT_OK;
+  const bool rows_ok = int64_t(n) * ho <= INT32_MAX && int64_t(h) * w * c <= INT32_MAX;
+  if (rows_ok && c == 3 && c_out == 16) {
+    launch_rows<3, 16>(in, out, n, h, w, pad, ho, wo, stream);
+    return cudaPeekAtLastError() == cudaSuccess ? AIT_OK : AIT_ERR_LAUNCH;
+  }
   switch (c_out) {
     case 8: s2d_kernel<8><<<grid, 256, 0, stream>>>(in, out, n, h, w, c, pad, ho, wo); break;
     case 16: s2d_kernel<16><<<grid, 256, 0, stream>>>(in, out, n, h, w, c, pad, ho, wo); break;
