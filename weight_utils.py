@@ -3,8 +3,9 @@
 
 Each BatchNorm is folded into the conv before it, with that BN's own eps:
     w' = w * gamma / sqrt(var + eps),   b' = beta - mean * gamma / sqrt(var + eps)
-then NCHW -> OHWI, the stem weight zero-padded to the padded input channels, and cast to
-fp16 (or kept fp32 for the reference). Files are .npz (no pickle: np.load(allow_pickle=False))
+then NCHW -> OHWI, the stem weight put in the model's stem layout (space-to-depth by default:
+[64, 4, 4, 16]; or zero-padded to 8 input channels), and cast to fp16 (or kept fp32 for the
+reference). A file written for one stem loads into a model with the other. Files are .npz (no pickle: np.load(allow_pickle=False))
 or .safetensors, and load back with their names and shapes checked against the model.
 
     python weight_utils.py --model resnet50 --out resnet50.npz [--pretrained | --seed 0]
@@ -20,6 +21,7 @@ from typing import Mapping
 import numpy as np
 
 from ait import AitError
+from ait.ops.space_to_depth.op import s2d_conv_weight, s2d_conv_weight_inverse
 
 _CONV_TO_BN = [
     (re.compile(r"^(.*\.)?conv(\d+)$"), r"\1bn\2"),             # convN -> bnN
@@ -97,13 +99,20 @@ def conform(params: Mapping[str, np.ndarray], ait_model,
 
 
 def _as_source_weight(arr: np.ndarray, source: tuple[int, ...]) -> np.ndarray | None:
-    """`arr` as the framework's weight of shape `source`: as is, or with zero-padded input
-    channels dropped (a file written for the channel-padded stem, read by another stem)."""
+    """`arr` as the framework's stem weight of shape `source` [k, r, s, c], from any stem's
+    stored form: as is, channel-padded (zeros), or space-to-depth (zero taps and channels), so
+    a weights file written for one stem loads into a model with the other. None otherwise."""
     if arr.shape == source:
         return arr
-    if (arr.ndim == 4 and arr.shape[:3] == source[:3] and arr.shape[3] > source[3]
-            and not np.any(arr[..., source[3]:])):
-        return arr[..., :source[3]]
+    if arr.ndim != 4 or len(source) != 4 or arr.shape[0] != source[0]:
+        return None
+    k, r, s, c = source
+    if arr.shape[1:3] == (r, s) and arr.shape[3] > c and not np.any(arr[..., c:]):
+        return arr[..., :c]
+    if arr.shape[1:3] == ((r + 1) // 2, (s + 1) // 2) and arr.shape[3] >= 4 * c:
+        w = s2d_conv_weight_inverse(arr, (r, s), c)
+        if np.array_equal(s2d_conv_weight(w, arr.shape[3]), arr):  # the dropped parts were 0
+            return w
     return None
 
 

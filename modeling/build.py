@@ -8,21 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ait import compile_model, detect_target
-from modeling.resnet import build_resnet_graph
+from modeling.resnet import DEFAULT_STEM, build_resnet_graph
 
 
 def artifact_name(model_name: str, batch_sizes: tuple[int, int], use_fp16_acc: bool,
-                  num_classes: int, image_size: int, stem: str = "padded") -> str:
+                  num_classes: int, image_size: int, stem: str = DEFAULT_STEM) -> str:
     lo, hi = batch_sizes
     acc = "acc16" if use_fp16_acc else "acc32"
-    stem_part = "" if stem == "padded" else f"_{stem}"  # stems differ in weight layout
-    return f"{model_name}_b{lo}-{hi}_{image_size}px_{num_classes}c_{acc}{stem_part}"
+    stem_tag = {"space_to_depth": "s2d"}.get(stem, stem)  # stems differ in weight layout
+    return f"{model_name}_b{lo}-{hi}_{image_size}px_{num_classes}c_{acc}_{stem_tag}"
 
 
 def compile_resnet(model_name: str = "resnet50", batch_sizes: tuple[int, int] = (1, 256),
                    workdir: str | Path = "./tmp", use_fp16_acc: bool = False,
                    num_classes: int = 1000, image_size: int = 224, target=None, profile=True,
-                   stem: str = "padded"):
+                   stem: str = DEFAULT_STEM):
     """The compiled ait ``Model`` for ``model_name`` serving batch sizes lo..hi; returns it
     with no constants set (bind weights with ``set_many_constants``)."""
     lo, hi = batch_sizes

@@ -2,7 +2,7 @@
 # The GPU validation and benchmark runs behind the README's figures, in phases so that each
 # fits one 10-minute device command. Logs and results go to $OUT (default ./results/gpu).
 #   bash scripts/gpu_validate.sh compile tests ait dp     # phase 1
-#   bash scripts/gpu_validate.sh pt s2d ait16             # phase 2
+#   bash scripts/gpu_validate.sh pt padded ait16          # phase 2
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu}
@@ -30,10 +30,10 @@ compile_resnet('resnet50', (1, 256), 'tmp/bench').close()" 2>&1 | grep -v 'obj/s
     ait16)
       CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_ait.py --workdir tmp/bench \
         --use-fp16-acc --results-dir "$OUT" 2>&1 | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/ait16.log" | tail -16 || rc=1 ;;
-    s2d)  # the experimental space-to-depth stem, same sweep
+    padded)  # the channel-padded 7x7 stem (the default is space-to-depth), same sweep
       CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_ait.py --workdir tmp/bench \
-        --stem space_to_depth --profile-ops --results-dir "$OUT" --out-name ait_s2d 2>&1 \
-        | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/ait_s2d.log" | tail -16 || rc=1 ;;
+        --stem padded --profile-ops --results-dir "$OUT" --out-name ait_padded 2>&1 \
+        | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/ait_padded.log" | tail -16 || rc=1 ;;
     dp)
       RESULTS_DIR=tmp/dp ./benchmark_mi250.sh 256 2 -- --workdir tmp/bench 2>&1 \
         | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/dp.log" | tail -20 || rc=1 ;;

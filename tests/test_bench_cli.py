@@ -466,7 +466,8 @@ def test_ait_compiles_once_with_the_sweep_range(monkeypatch, tmp_path):
     model, compile_s = benchmark_ait.compile_model(args, (1, 256))
     assert isinstance(model, FakeAitModel) and compile_s >= 0
     assert seen == {"model_name": "resnet50", "batch_sizes": (1, 256),
-                    "workdir": str(tmp_path / "w"), "use_fp16_acc": True, "num_classes": 1000}
+                    "workdir": str(tmp_path / "w"), "use_fp16_acc": True, "num_classes": 1000,
+                    "stem": "space_to_depth"}
 
 
 def test_ait_measure_uses_the_runtime_benchmark(monkeypatch):

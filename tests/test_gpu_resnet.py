@@ -17,9 +17,9 @@ timm = pytest.importorskip("timm")
 WORKDIR = os.environ.get("AIT_TEST_WORKDIR", str(ROOT / "tmp" / "tests"))
 
 
-@pytest.fixture(scope="module", params=[("resnet18", "padded"), ("resnet50", "padded"),
-                                        ("resnet50", "space_to_depth")],
-                ids=["resnet18", "resnet50", "resnet50-s2d"])
+@pytest.fixture(scope="module", params=[("resnet18", "space_to_depth"),
+                                        ("resnet50", "space_to_depth"), ("resnet50", "padded")],
+                ids=["resnet18", "resnet50", "resnet50-padded"])
 def compiled(request):
     from modeling.build import compile_resnet
     from modeling.resnet import create_resnet

@@ -26,8 +26,8 @@ def test_compile_resnet_passes_everything_through(captured, stem):
     assert out == "model"
     (call,) = captured
     assert call["target"] is target and call["profile"] is False and call["workdir"] == "wd"
-    suffix = "" if stem == "padded" else "_space_to_depth"
-    assert call["name"] == f"resnet18_b1-8_64px_10c_acc16{suffix}"
+    suffix = "padded" if stem == "padded" else "s2d"
+    assert call["name"] == f"resnet18_b1-8_64px_10c_acc16_{suffix}"
     assert call["y"].shape()[-1].value == 10
 
 

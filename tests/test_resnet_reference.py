@@ -61,15 +61,21 @@ def test_fp16_weights_close_to_fp32():
     assert _rel_err(out, ref) < 1e-2
 
 
-def test_graph_is_fused_like_upstream():
-    _, y = build_resnet_graph("resnet50", batch_size=(1, 256))
+@pytest.mark.parametrize("stem", ["space_to_depth", "padded"])
+def test_graph_is_fused_like_upstream(stem):
+    _, y = build_resnet_graph("resnet50", batch_size=(1, 256), stem=stem)
     g = ait.build_graph(y)
     kinds = [op.kind for op in g.ops]
     assert kinds.count("conv2d") == 53 and kinds.count("gemm_rcr") == 1
     assert "add" not in kinds and "relu" not in kinds
     tags = [op.epilogue.tag for op in g.ops if op.kind == "conv2d"]
     assert tags.count("bias_add_relu") == 16 and tags.count("bias") == 4
-    stem = g.ops[1]
-    assert stem.few_channels and stem.x.shape()[-1] == 8
+    first = g.ops[1]  # the stem conv, after the input's s2d or channel padding
+    assert kinds[0] == {"space_to_depth": "space_to_depth", "padded": "pad_channels"}[stem]
+    if stem == "padded":
+        assert first.few_channels and first.x.shape()[-1] == 8
+    else:
+        assert not first.few_channels and first.x.shape()[-1] == 16
+        assert [d.value for d in first.w.shape()] == [64, 4, 4, 16]
     # the dynamic batch flows to the output
     assert g.outputs[0].shape()[0] is g.inputs[0].shape()[0]

@@ -39,10 +39,12 @@ def test_bn_folding_matches_conv_then_bn(r18):
 
 
 def test_names_layout_padding_and_dtype(r18):
-    model = create_resnet("resnet18", num_classes=10)
+    padded = timm_to_ait(r18, create_resnet("resnet18", num_classes=10, stem="padded"))
+    assert padded["conv1_weight"].shape == (64, 7, 7, 8)
+    assert not padded["conv1_weight"][..., 3:].any()  # padded channels are zero
+    model = create_resnet("resnet18", num_classes=10)  # default stem: space-to-depth
     params = timm_to_ait(r18, model)
-    assert params["conv1_weight"].shape == (64, 7, 7, 8)
-    assert not params["conv1_weight"][..., 3:].any()  # padded channels are zero
+    assert params["conv1_weight"].shape == (64, 4, 4, 16)
     assert params["layer2_0_downsample_0_weight"].shape == (128, 1, 1, 64)
     assert params["fc_weight"].shape == (10, 512)
     assert all(v.dtype == np.float16 and v.flags.c_contiguous for v in params.values())
@@ -122,7 +124,7 @@ def test_stem_weight_restores_to_the_framework_layout(r18, stem):
 
 
 def test_a_padded_stem_file_loads_into_a_space_to_depth_model(r18):
-    padded = timm_to_ait(r18, create_resnet("resnet18", num_classes=10))
+    padded = timm_to_ait(r18, create_resnet("resnet18", num_classes=10, stem="padded"))
     s2d_model = create_resnet("resnet18", num_classes=10, stem="space_to_depth")
     direct = timm_to_ait(r18, s2d_model)
     converted = conform(padded, s2d_model)
@@ -148,3 +150,14 @@ def test_infer_with_torch_loads_ait_weights_back_into_timm(r18, stem):
     again = timm_to_ait(other, model, dtype="float32")
     for k in params:
         np.testing.assert_allclose(again[k], params[k], rtol=1e-6, atol=1e-6, err_msg=k)
+
+
+def test_a_space_to_depth_stem_file_loads_into_a_padded_model(r18):
+    s2d = timm_to_ait(r18, create_resnet("resnet18", num_classes=10, stem="space_to_depth"))
+    padded_model = create_resnet("resnet18", num_classes=10, stem="padded")
+    converted = conform(s2d, padded_model)
+    np.testing.assert_array_equal(converted["conv1_weight"],
+                                  timm_to_ait(r18, padded_model)["conv1_weight"])
+    bad = dict(s2d, conv1_weight=np.ones((64, 4, 4, 16), np.float16))  # nonzero "zero taps"
+    with pytest.raises(AitError, match="'conv1_weight' has shape"):
+        conform(bad, padded_model)
