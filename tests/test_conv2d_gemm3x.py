@@ -1,5 +1,6 @@
-"""Pointwise convs as Hopper 3.x GEMMs: names, where the candidates are offered, the rendered
-source, and one real sm_90a compile (no spills) where nvcc is available."""
+"""Pointwise convs as Hopper 3.x GEMMs (and strided 1x1 convs as a gather + that GEMM): names,
+where the candidates are offered, the rendered source, and real sm_90a compiles (no spills)
+where nvcc is available."""
 from __future__ import annotations
 
 import re
@@ -23,10 +24,17 @@ H100_F16 = Target.for_arch(90, use_fp16_acc=True)
 A100 = Target.for_arch(80)
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 POINTWISE = {"r": 1, "s": 1, "stride": (1, 1), "pad": (0, 0), "dilation": (1, 1)}
+STRIDED = {"r": 1, "s": 1, "stride": (2, 2), "pad": (0, 0), "dilation": (1, 1)}
 
 
 def _gemm(cands):
-    return [c for c in cands if isinstance(c, gemm3x.Conv2dGemm3x)]
+    """The plain (stride 1) GEMM candidates."""
+    return [c for c in cands if isinstance(c, gemm3x.Conv2dGemm3x) and not c.strided]
+
+
+def _strided(cands):
+    """The gather + GEMM candidates for strided 1x1 convs."""
+    return [c for c in cands if isinstance(c, gemm3x.Conv2dGemm3x) and c.strided]
 
 
 def test_names_are_unique_c_identifiers():
@@ -41,6 +49,26 @@ def test_names_are_unique_c_identifiers():
     assert len(set(names)) == len(names)  # 2.x, 3.x conv and GEMM names never collide
     assert all(c.name.startswith("conv2d_gemm3x_") for c in gemm)
     assert len(set(gemm3x.TILES)) == len(gemm3x.TILES)
+
+
+def test_strided_names_are_unique_and_distinct():
+    cands = []
+    for target in (H100, H100_F16):
+        for ep in EPILOGUES:
+            cands += conv2d_candidates(target, ep, 256, 512, **POINTWISE)
+            cands += conv2d_candidates(target, ep, 256, 512, **STRIDED)
+    strided = _strided(cands)
+    assert len(strided) == 2 * len(EPILOGUES) * len(gemm3x.STRIDED_TILES)
+    names = [c.name for c in cands if isinstance(c, gemm3x.Conv2dGemm3x)]
+    assert all(IDENT.match(n) for n in names)
+    assert len(set(names)) == len(names)  # the strided and plain GEMM names never collide
+    assert {c.name for c in strided} == {n for n in names if n.startswith("conv2d_gemm3x_s_")}
+    assert len(set(gemm3x.STRIDED_TILES)) == len(gemm3x.STRIDED_TILES)
+    # ResNet's downsample convs have N = 512..2048: only the wide cooperative tiles
+    assert all(t.schedule is gemm3x.Schedule.COOPERATIVE and max(t.shape[:2]) == 256
+               for t in gemm3x.STRIDED_TILES)
+    # the plain candidate list (what the existing GPU tests count) is unchanged
+    assert [c.tile for c in gemm3x.candidates(BIAS, 64, 64, "f32")] == list(gemm3x.TILES)
 
 
 @pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)
@@ -68,6 +96,48 @@ def test_not_offered_for_other_geometries(r, s, stride, pad, dilation):
     cands = conv2d_candidates(H100, BIAS_RELU, 64, 256, r=r, s=s, stride=stride, pad=pad,
                               dilation=dilation)
     assert cands and not _gemm(cands)
+    # of these only the strided 1x1 convs get the gather + GEMM kernels
+    strided = (r, s) == (1, 1) and tuple(pad) == (0, 0) and tuple(dilation) == (1, 1) \
+        and tuple(stride) != (1, 1)
+    assert {c.tile for c in _strided(cands)} == (set(gemm3x.STRIDED_TILES) if strided else set())
+
+
+@pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)
+def test_strided_offered_for_strided_1x1_convs_on_hopper(ep):
+    for stride in ((2, 2), (3, 3), (1, 2), (2, 1)):
+        cands = conv2d_candidates(H100, ep, 256, 512, **{**STRIDED, "stride": stride})
+        assert {c.tile for c in _strided(cands)} == set(gemm3x.STRIDED_TILES), stride
+        assert not _gemm(cands)
+        assert isinstance(cands[0], conv2x.Conv2dCutlass2x)  # the cheap first choice stays first
+        assert any(isinstance(c, conv3x.Conv2dCutlass3x) for c in cands)
+    shortcut = ConvRequest(ep, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
+    cands = candidates_for(H100, shortcut)
+    assert cands == conv2d_candidates(H100, ep, 256, 512, **STRIDED)
+    assert _strided(cands) and all(c.acc == "f32" for c in _strided(cands))
+    assert all(c.acc == "f16" for c in _strided(candidates_for(H100_F16, shortcut)))
+
+
+@pytest.mark.parametrize("r,s,stride,pad,dilation", [
+    (1, 1, (1, 1), (0, 0), (1, 1)),   # stride 1: the plain GEMM's job
+    (3, 3, (2, 2), (1, 1), (1, 1)),
+    (1, 1, (2, 2), (1, 1), (1, 1)),
+    (1, 1, (2, 2), (0, 0), (2, 2)),
+    (1, 3, (2, 2), (0, 1), (1, 1)),
+    (1, 1, (0, 2), (0, 0), (1, 1)),
+    (None, None, (2, 2), (0, 0), (1, 1)),
+], ids=["stride1", "3x3s2", "pad1", "dilation2", "1x3", "stride0", "unknown"])
+def test_strided_not_offered_for_other_geometries(r, s, stride, pad, dilation):
+    cands = conv2d_candidates(H100, BIAS, 256, 512, r=r, s=s, stride=stride, pad=pad,
+                              dilation=dilation)
+    assert cands and not _strided(cands)
+
+
+def test_strided_not_offered_on_arch80_few_channels_or_unaligned():
+    assert not _strided(conv2d_candidates(A100, BIAS, 256, 512, **STRIDED))
+    assert not _strided(conv2d_candidates(H100, BIAS, 8, 64, few_channels=True, **STRIDED))
+    assert _strided(conv2d_candidates(H100, BIAS, 8, 64, **STRIDED))
+    for c, k in ((36, 64), (64, 36), (18, 18)):
+        assert not _strided(conv2d_candidates(H100, BIAS, c, k, **STRIDED))
 
 
 def test_not_offered_on_arch80_few_channels_or_unaligned():
@@ -125,10 +195,65 @@ def test_render(ep, target):
         assert src.index("kernel_hardware_info.hpp") < src.index("collective_builder.hpp")
 
 
+@pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)
+@pytest.mark.parametrize("target", [H100, H100_F16], ids=["f32", "f16"])
+def test_render_strided(ep, target):
+    cands = _strided(conv2d_candidates(target, ep, 256, 512, **STRIDED))
+    assert cands
+    for cand in cands:
+        src = cand.render()
+        plain = gemm3x.Conv2dGemm3x(cand.tile, ep, cand.acc).render()
+        assert f'extern "C" int {cand.name}(const AitConv2dArgs* a, void* workspace,' in src
+        assert f'extern "C" size_t {cand.name}_workspace_bytes(const AitConv2dArgs* a)' in src
+        assert f"namespace {cand.name}_impl" in src
+        sched = cand.tile.schedule
+        assert f"cutlass::gemm::{sched.kernel}>::CollectiveOp" in src
+        m, n, k = cand.tile.shape
+        assert f"cute::Shape<cute::_{m}, cute::_{n}, cute::_{k}>" in src
+        # the same GEMM as the plain kernel: only the gather, the checks and A's pointer differ
+        head = src.index("using TileShape")
+        assert src[head:src.index("constexpr bool kClusterLaunch")] == \
+            plain[plain.index("using TileShape"):plain.index("constexpr bool kClusterLaunch")]
+        assert "launch_gather" not in plain and "FastDivmod" not in plain
+        # the gather: 16-byte vectors, 32-bit index math where it fits, on the caller's stream
+        assert "const uint4* x;" in src and "__ldg(g.x + source_vector<Index>(g, i))" in src
+        assert "gather<int><<<" in src and "gather<long long><<<" in src
+        assert "0, stream>>>(g);" in src and "cutlass::FastDivmod" in src
+        assert src.index("launch_gather(*a, xs,") < src.index("Gemm::run(params, stream)")
+        assert "make_arguments(*a, xs, dev->hw)" in src
+        # workspace: slack to align xs up, xs, then the GEMM's own; too small -> WORKSPACE
+        assert "return kWsAlign + round_up(xs_bytes(*a)) +" in src
+        assert "a.n) * a.p * a.q * a.c * sizeof(Element)" in src
+        assert "if (workspace == nullptr || workspace_bytes < xs_end) return AIT_ERR_WORKSPACE;" \
+            in src
+        # sized from the shape alone: the model asks with null buffers standing in
+        assert "if (a == nullptr || !shape_supported(*a)) return 0;" in src
+        # refused at run time: anything but a strided 1x1 / pad 0 / dilation 1 conv
+        for check in ("a.r == 1 && a.s == 1", "a.pad_h == 0 && a.pad_w == 0",
+                      "a.dilation_h == 1", "(a.stride_h > 1 || a.stride_w > 1)",
+                      "a.stride_h >= 1 && a.stride_w >= 1",
+                      "a.p == (a.h - 1) / a.stride_h + 1 && a.q == (a.w_ - 1) / a.stride_w + 1",
+                      "a.c % kAlign == 0 && a.k % kAlign == 0", "a.bias != nullptr",
+                      "aligned(a.x) && aligned(a.w) && aligned(a.y)"):
+            assert check in src
+        if ep.residual:
+            assert "a.residual != nullptr && aligned(a.residual)" in src
+            assert "thread.beta = ElementCompute(1);" in src
+        else:
+            assert "a.residual == nullptr" in src
+            assert "thread.beta = ElementCompute(0);" in src
+        assert "cudaGetDeviceProperties(" not in src
+
+
 def test_profiler_holds_gemm_candidates():
     cands = conv2d_candidates(H100, BIAS_ADD_RELU, 64, 256, **POINTWISE)
     src = ProfilerSpec(cands[0].family, BIAS_ADD_RELU, tuple(cands)).main_source(H100).text
     for c in _gemm(cands):
+        assert f"{c.name}_workspace_bytes" in src
+    cands = conv2d_candidates(H100, BIAS, 256, 512, **STRIDED)
+    src = ProfilerSpec(cands[0].family, BIAS, tuple(cands)).main_source(H100).text
+    assert _strided(cands)
+    for c in _strided(cands):
         assert f"{c.name}_workspace_bytes" in src
 
 
@@ -210,3 +335,137 @@ def _check_runtime_guard(cand, obj, tmp_path):
                    check=True, capture_output=True, timeout=300)
     out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+# Appended to a strided kernel's own source (one translation unit, so the gather's index math
+# is reachable), compiled once for sm_90a and run without touching the GPU: the refusals, the
+# workspace answers and the gather's source index for every vector of a few shapes, with both
+# the 32-bit (FastDivmod) and the 64-bit index types.
+STRIDED_GUARD_MAIN = r"""
+#include <cstdio>
+alignas(256) static char buf[1024];
+int bad = 0;
+// Shape refusals also get no workspace; pointer refusals may (sizes depend on shapes only).
+void expect(AitConv2dArgs a, const char* what, bool shape = true) {
+  int st = NAME(&a, nullptr, 0, nullptr);
+  if (st != AIT_ERR_CANNOT_IMPLEMENT) { std::printf("%s: status %d\n", what, st); ++bad; }
+  if (shape && NAME_workspace_bytes(&a) != 0) { std::printf("%s: workspace\n", what); ++bad; }
+}
+void expect_ws(AitConv2dArgs a, void* ws, size_t bytes, const char* what) {
+  int st = NAME(&a, ws, bytes, nullptr);
+  if (st != AIT_ERR_WORKSPACE) { std::printf("%s: status %d\n", what, st); ++bad; }
+}
+AitConv2dArgs shape(int n, int h, int w, int c, int sh, int sw) {
+  AitConv2dArgs a{};
+  a.x = a.w = a.bias = a.y = buf;
+  a.residual = RESIDUAL ? buf : nullptr;
+  a.n = n; a.h = h; a.w_ = w; a.c = c; a.k = 64; a.r = a.s = 1;
+  a.stride_h = sh; a.stride_w = sw; a.dilation_h = a.dilation_w = 1;
+  a.p = (h - 1) / sh + 1; a.q = (w - 1) / sw + 1;
+  return a;
+}
+void check_gather(int n, int h, int w, int c, int sh, int sw) {
+  AitConv2dArgs a = shape(n, h, w, c, sh, sw);
+  if (NAME_workspace_bytes(&a) == 0) { std::printf("gather %dx%d: refused\n", h, w); ++bad; }
+  NAME_impl::GatherParams g = NAME_impl::make_gather_params(a, nullptr);
+  long long i = 0, cv = c / 8;
+  for (int in = 0; in < n; ++in)
+    for (int ip = 0; ip < a.p; ++ip)
+      for (int iq = 0; iq < a.q; ++iq)
+        for (int v = 0; v < cv; ++v, ++i) {
+          long long want = ((1LL * in * h + ip * sh) * w + iq * sw) * cv + v;
+          int s32 = NAME_impl::source_vector<int>(g, int(i));
+          long long s64 = NAME_impl::source_vector<long long>(g, i);
+          if (s32 != want || s64 != want) {
+            if (bad < 20) std::printf("gather n%d %dx%d c%d s%dx%d: i=%lld -> %d / %lld, want %lld\n",
+                                      n, h, w, c, sh, sw, i, s32, s64, want);
+            ++bad;
+          }
+        }
+  if (i != g.vectors) { std::printf("gather: %lld vectors, want %lld\n", g.vectors, i); ++bad; }
+}
+int main() {
+  AitConv2dArgs b = shape(2, 14, 14, 64, 2, 2);  // p = q = 7
+  // workspace: kWsAlign slack + n*p*q*c*2 rounded up to kWsAlign (the GEMM needs none)
+  if (NAME_workspace_bytes(&b) != 256 + 2 * 7 * 7 * 64 * 2) { std::printf("ws\n"); ++bad; }
+  AitConv2dArgs t = shape(1, 5, 5, 8, 2, 2);  // 3x3x8 halves = 144 bytes -> 256
+  if (NAME_workspace_bytes(&t) != 256 + 256) { std::printf("ws rounding\n"); ++bad; }
+  // the model sizes workspaces with null buffers (and a null bias) standing in
+  AitConv2dArgs null = b;
+  null.x = null.w = null.bias = null.residual = null.y = nullptr;
+  if (NAME_workspace_bytes(&null) != 256 + 2 * 7 * 7 * 64 * 2) { std::printf("ws null\n"); ++bad; }
+  const size_t xs = 2 * 7 * 7 * 64 * 2;
+  expect_ws(b, nullptr, 1 << 20, "null workspace");
+  expect_ws(b, buf, xs - 1, "workspace too small");
+  expect_ws(b, buf + 16, xs + 16, "misaligned workspace without the slack");
+  AitConv2dArgs a;
+  a = b; a.stride_h = a.stride_w = 1; a.p = a.q = 14; expect(a, "stride 1");
+  a = b; a.r = a.s = 3; a.pad_h = a.pad_w = 1; expect(a, "3x3");
+  a = b; a.pad_h = a.pad_w = 1; a.p = a.q = 8; expect(a, "pad 1");
+  a = b; a.dilation_h = 2; expect(a, "dilation 2");
+  a = b; a.stride_h = 0; expect(a, "stride 0");
+  a = b; a.stride_w = -2; expect(a, "stride -2");
+  a = b; a.p = 6; expect(a, "p != (h - 1) / stride + 1");
+  a = b; a.q = 8; expect(a, "q != (w - 1) / stride + 1");
+  a = b; a.p = a.q = 14; expect(a, "p, q of stride 1");
+  a = b; a.c = 36; expect(a, "c % 8");
+  a = b; a.k = 36; expect(a, "k % 8");
+  a = b; a.x = buf + 2; expect(a, "unaligned x", false);
+  a = b; a.w = buf + 4; expect(a, "unaligned w", false);
+  a = b; a.y = buf + 8; expect(a, "unaligned y", false);
+  a = b; a.bias = buf + 6; expect(a, "unaligned bias", false);
+  a = b; a.bias = nullptr; expect(a, "no bias", false);
+  a = b; a.residual = RESIDUAL ? nullptr : buf; expect(a, "residual mismatch", false);
+  if (RESIDUAL) { a = b; a.residual = buf + 2; expect(a, "unaligned residual", false); }
+  a = b; a.n = 0; expect(a, "n = 0");
+  a = b; a.h = 0; expect(a, "h = 0");
+  a = shape(1 << 20, 128, 128, 64, 2, 2); expect(a, "n*p*q overflows int");
+  if (NAME(nullptr, nullptr, 0, nullptr) != AIT_ERR_CANNOT_IMPLEMENT) ++bad;
+  if (NAME_workspace_bytes(nullptr) != 0) ++bad;
+  // the gather's index math, partial and odd extents, both stride orders
+  check_gather(2, 14, 14, 64, 2, 2);
+  check_gather(3, 15, 15, 40, 2, 2);
+  check_gather(1, 7, 9, 8, 1, 2);
+  check_gather(2, 9, 7, 16, 3, 2);
+  check_gather(5, 15, 13, 24, 2, 3);
+  check_gather(256, 56, 56, 256, 2, 2);  // ResNet's first downsample at batch 256
+  // 32-bit indices only while x and xs vector indices fit in an int
+  AitConv2dArgs big = shape(2048, 224, 224, 512, 2, 2);
+  if (NAME_impl::use_int32(big, NAME_impl::make_gather_params(big, nullptr), 1056) ||
+      !NAME_impl::use_int32(b, NAME_impl::make_gather_params(b, nullptr), 1056)) {
+    std::printf("use_int32\n"); ++bad;
+  }
+  std::printf(bad ? "FAILED\n" : "ok\n");
+  return bad;
+}
+"""
+
+
+@pytest.mark.nvcc
+@pytest.mark.skipif(H100.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
+def test_strided_compiles_for_sm90a_without_spills(tmp_path):
+    """A gather + GEMM kernel (the wide tile, the heaviest epilogue) with the host-only guard
+    above in the same translation unit: no spills in the GEMM or the gather, both symbols
+    exported, and every refusal / workspace / index answer right."""
+    cand = gemm3x.Conv2dGemm3x(gemm3x.STRIDED_TILES[0], BIAS_ADD_RELU, "f32", strided=True)
+    src = tmp_path / f"{cand.name}.cu"
+    src.write_text(cand.render() + STRIDED_GUARD_MAIN.replace("NAME", cand.name)
+                   .replace("RESIDUAL", "true" if cand.epilogue.residual else "false"))
+    obj = tmp_path / f"{cand.name}.o"
+    proc = subprocess.run([H100.nvcc, *nvcc.compile_flags(H100), "-Xptxas", "-v", "-c",
+                           str(src), "-o", str(obj)],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", proc.stderr)
+    # the GEMM kernel and the two gather instantiations (32- and 64-bit indices)
+    assert len(spills) >= 3 and all(s == ("0", "0") for s in spills), spills
+    assert re.search(r"gatherIiE", proc.stderr) and re.search(r"gatherIxE", proc.stderr)
+    assert "C7510" not in proc.stderr  # wgmma serialised: -DNDEBUG missing
+    syms = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
+    assert re.search(rf" T {cand.name}$", syms, re.MULTILINE)
+    assert re.search(rf" T {cand.name}_workspace_bytes$", syms, re.MULTILINE)
+    exe = tmp_path / "guard"
+    subprocess.run([H100.nvcc, *nvcc.compile_flags(H100), str(obj), "-o", str(exe)],
+                   check=True, capture_output=True, timeout=300)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr

@@ -243,3 +243,100 @@ def test_conv_gemm3x_in_model(tile, target, tmp_path_factory, monkeypatch):
     model = _compile_and_check(m, y, lambda n: (n, 14, 14, 64), [1, 3, 8], target,
                                tmp_path_factory, f"gemm3x{tile}")
     model.close()
+
+
+# (n, h, w, c, k, stride) of strided 1x1 convs: M (n*p*q), N (k) and K (c < 64) tile residues,
+# odd extents (15x15 -> 8x8: the last row/column of x is sampled) and both one-sided strides.
+GEMM3X_STRIDED_SHAPES = [
+    (1, 14, 14, 64, 256, (2, 2)),
+    (3, 14, 14, 64, 256, (2, 2)),
+    (5, 14, 14, 64, 256, (2, 2)),
+    (2, 15, 15, 40, 72, (2, 2)),
+    (3, 14, 9, 24, 40, (1, 2)),
+    (2, 9, 14, 64, 128, (3, 1)),
+    (2, 28, 28, 256, 512, (2, 2)),
+]
+
+
+def test_conv_gemm3x_strided_candidates_in_profiler(target):
+    """Every gather + GEMM candidate for strided 1x1 convs, each epilogue, through the profiler
+    (the workspace it allocates from NAME_workspace_bytes, its fp32 reference, NaN-filled
+    output): ok on strided 1x1 convs; on a stride-1 1x1 conv (the plain GEMM's job) and on a
+    3x3 stride-2 conv they answer cannot_implement (never crash, never a wrong result)."""
+    from ait.ops.conv2d import gemm3x
+    from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
+    from ait.tune import ConvRequest, candidates_for
+    from ait.tune.select import profile_requests
+
+    if target.arch != 90:
+        pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
+    cands, expect = {}, {}
+    for ep in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU):
+        for n, h, w, c, k, stride in GEMM3X_STRIDED_SHAPES:
+            r = ConvRequest(ep, n, h, w, c, k, 1, 1, (0, 0), stride)
+            cands[r] = [x for x in candidates_for(target, r)
+                        if isinstance(x, gemm3x.Conv2dGemm3x) and x.strided]
+            assert len(cands[r]) == len(gemm3x.STRIDED_TILES), r.describe()
+            expect[r] = "ok"
+        strided = gemm3x.candidates(ep, 64, 64, target.acc, strided=True)
+        for r in (ConvRequest(ep, 2, 14, 14, 64, 64, 1, 1),
+                  ConvRequest(ep, 2, 14, 14, 64, 64, 3, 3, (1, 1), (2, 2))):
+            # a 2.x kernel that works keeps the profiler from failing the whole request
+            cands[r] = [candidates_for(target, r)[0], *strided]
+            expect[r] = "cannot_implement"
+    for r, (_, _, results) in profile_requests(target, list(cands), cands).items():
+        status = {res.name: res.status for res in results}
+        for cand in cands[r]:
+            want = expect[r] if isinstance(cand, gemm3x.Conv2dGemm3x) else "ok"
+            assert status.get(cand.name) == want, (r.describe(), cand.name, status)
+
+
+class StridedPointwise(nn.Module):
+    """Stride-2 1x1 convs with every epilogue, odd extents (15x15 -> 8x8 -> 4x4)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2dBias(64, 128, 1, 2, 0)
+        self.b = nn.Conv2dBiasAddRelu(64, 128, 1, 2, 0)
+        self.c = nn.Conv2dBiasRelu(128, 256, 1, 2, 0)
+        self.d = nn.Conv2dBiasAdd(128, 256, 1, 2, 0)
+
+    def forward(self, x):
+        z = self.b(x, self.a(x))
+        return self.d(z, self.c(z))
+
+
+@pytest.mark.parametrize("tile", range(2))
+def test_conv_gemm3x_strided_in_model(tile, target, tmp_path_factory, monkeypatch):
+    """The model path (codegen args, the kernel workspace sized at every bucket's top, batch
+    buckets) with a gather + GEMM kernel forced onto every strided 1x1 conv:
+    AIT_FIXED_KERNEL=first takes the first candidate, so it goes first."""
+    from ait.ops.conv2d import gemm3x
+    from ait.tune import candidates as tune_candidates
+
+    if target.arch != 90:
+        pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
+    if tile >= len(gemm3x.STRIDED_TILES):
+        pytest.skip("fewer strided GEMM tiles")
+    chosen = gemm3x.STRIDED_TILES[tile]
+    original = tune_candidates.conv2d_candidates
+
+    def strided_first(*args, **kwargs):
+        out = original(*args, **kwargs)
+        first = [c for c in out
+                 if isinstance(c, gemm3x.Conv2dGemm3x) and c.strided and c.tile == chosen]
+        assert first, "a strided 1x1 conv must get the gather + GEMM candidates"
+        return first + [c for c in out if c not in first]
+
+    monkeypatch.setattr(tune_candidates, "conv2d_candidates", strided_first)
+    monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
+    m = StridedPointwise()
+    m.name_parameter_tensor()
+    x = Tensor([IntVar([1, 8], "n"), 15, 15, 64], name="x", is_input=True)
+    y = m(x)
+    model = _compile_and_check(m, y, lambda n: (n, 15, 15, 64), [1, 3, 8], target,
+                               tmp_path_factory, f"gemm3x_s{tile}")
+    kernels = [name for op in model.meta["ops"] if op["kernels"]
+               for name in op["kernels"]["names"]]
+    assert len(kernels) >= 4 and all(k.startswith("conv2d_gemm3x_s_") for k in kernels), kernels
+    model.close()

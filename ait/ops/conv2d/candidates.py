@@ -11,7 +11,7 @@ Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x
 
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
-CANDIDATE_SET_VERSION = 2
+CANDIDATE_SET_VERSION = 3
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
@@ -26,7 +26,8 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
     (Hopper 3.x kernels are 8x slower there: TMA im2col boxes of 8 channels are too small).
     Cheap-to-compile 2.x kernels come first: `AIT_FIXED_KERNEL=first` / `profile=False`
     take the first entry. Hopper 3.x kernels only for arch 90; of those, the persistent GEMM
-    kernels only for pointwise convs (1x1, stride 1, pad 0, dilation 1). Without `r` and `s`
+    kernels only for pointwise convs (1x1, stride 1, pad 0, dilation 1), and their gather +
+    GEMM variant only for strided 1x1 convs (pad 0, dilation 1, stride > 1). Without `r` and `s`
     the geometry is unknown and only the kernels that take any geometry are listed."""
     out: list[Conv2dCandidate] = list(
         cutlass2x.candidates(epilogue, c, k, target.acc, few_channels=few_channels))
@@ -34,4 +35,7 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
         out += cutlass3x.candidates(epilogue, c, k, target.acc)
         if r is not None and s is not None and gemm3x.is_pointwise(r, s, stride, pad, dilation):
             out += gemm3x.candidates(epilogue, c, k, target.acc)
+        elif r is not None and s is not None and gemm3x.is_strided_pointwise(r, s, stride, pad,
+                                                                              dilation):
+            out += gemm3x.candidates(epilogue, c, k, target.acc, strided=True)
     return out

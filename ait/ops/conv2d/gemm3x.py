@@ -21,6 +21,17 @@ Why these tiles (each one costs ~30-60 s of nvcc, per epilogue; compile budget m
   cooperative epilogue.
 Clusters are 1x1: the operands re-read across tiles (w for every M tile) are small and stay in
 L2, so TMA multicast buys little here; a 2x1 entry can be appended if the H200 says otherwise.
+
+Strided 1x1 convs (ResNet's downsample shortcuts: stride 2, k = 512 / 1024 / 2048) are not a
+GEMM over x, but they are one over xs = x[:, ::stride_h, ::stride_w, :]. The `strided` variant
+(`conv2d_gemm3x_s_*`, same template) first gathers xs into the caller's workspace with a 16-byte
+vectorized copy (n*p*q*c*2 bytes, 1/4 of x at stride 2), then runs the same GEMM on it. The
+copy costs one extra write + read of xs, but the GEMM then gets the persistent epilogue overlap
+above, which the (non-persistent) conv kernels lack; the profiler keeps it only where it wins. Only the two wide
+cooperative tiles (STRIDED_TILES): N = k is 512..2048, so a 256-wide N tile (fewer re-reads of
+xs) or a 256-tall M tile (fewer re-reads of w, which is large at k*c = 2M) both fill two
+warpgroups; the 128x128 tiles target small N and small batches, where the extra copy is not
+worth it and the strided conv kernels stay.
 """
 from __future__ import annotations
 
@@ -70,6 +81,11 @@ TILES: tuple[TileGemm3x, ...] = (
     TileGemm3x((128, 128, 64), Schedule.PINGPONG),
     TileGemm3x((128, 128, 64), Schedule.COOPERATIVE),
 )
+# The tiles offered with the gather for stride > 1 (see the module docstring).
+STRIDED_TILES: tuple[TileGemm3x, ...] = (
+    TileGemm3x((128, 256, 64), Schedule.COOPERATIVE),
+    TileGemm3x((256, 128, 64), Schedule.COOPERATIVE),
+)
 
 
 def is_pointwise(r: int, s: int, stride: tuple[int, int], pad: tuple[int, int],
@@ -77,6 +93,13 @@ def is_pointwise(r: int, s: int, stride: tuple[int, int], pad: tuple[int, int],
     """True for the convs that are plain GEMMs: 1x1 filter, stride 1, no padding."""
     return (r, s) == (1, 1) and tuple(stride) == (1, 1) and tuple(pad) == (0, 0) \
         and tuple(dilation) == (1, 1)
+
+
+def is_strided_pointwise(r: int, s: int, stride: tuple[int, int], pad: tuple[int, int],
+                         dilation: tuple[int, int]) -> bool:
+    """True for the 1x1, pad 0 convs with a stride other than 1x1: a gather, then a GEMM."""
+    return (r, s) == (1, 1) and tuple(pad) == (0, 0) and tuple(dilation) == (1, 1) \
+        and all(v >= 1 for v in stride) and tuple(stride) != (1, 1)
 
 
 @dataclass(frozen=True)
@@ -88,10 +111,12 @@ class Conv2dGemm3x:
     tile: TileGemm3x
     epilogue: Epilogue
     acc: str  # "f32" | "f16"
+    strided: bool = False  # gather xs = x[:, ::sh, ::sw, :] into the workspace first
 
     @property
     def name(self) -> str:
-        return (f"conv2d_gemm3x_{shape_str(self.tile.shape)}_c{shape_str(self.tile.cluster)}_"
+        kind = "gemm3x_s" if self.strided else "gemm3x"
+        return (f"conv2d_{kind}_{shape_str(self.tile.shape)}_c{shape_str(self.tile.cluster)}_"
                 f"{self.tile.schedule.short}_{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:
@@ -101,6 +126,7 @@ class Conv2dGemm3x:
         return render(
             TEMPLATE,
             name=self.name,
+            strided=self.strided,
             acc_cpp=ACC_CPP[self.acc],
             tile=self.tile.shape,
             cluster=self.tile.cluster,
@@ -110,7 +136,10 @@ class Conv2dGemm3x:
         )
 
 
-def candidates(epilogue: Epilogue, c: int, k: int, acc: str) -> list[Conv2dGemm3x]:
-    """GEMM candidates for a pointwise conv (the caller checks the geometry: is_pointwise)."""
-    out = [Conv2dGemm3x(t, epilogue, acc) for t in TILES]
+def candidates(epilogue: Epilogue, c: int, k: int, acc: str,
+               strided: bool = False) -> list[Conv2dGemm3x]:
+    """GEMM candidates for a pointwise conv, or with `strided` the gather + GEMM ones for a
+    strided 1x1 conv (the caller checks the geometry: is_pointwise / is_strided_pointwise)."""
+    tiles = STRIDED_TILES if strided else TILES
+    out = [Conv2dGemm3x(t, epilogue, acc, strided) for t in tiles]
     return [cand for cand in out if cand.supports(c, k)]
