@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU validation and benchmark runs behind the README's figures, in phases so that each
 # fits one 10-minute device command. Logs and results go to $OUT (default ./results/gpu).
-#   bash scripts/gpu_validate.sh compile tests ait dp     # phase 1
+#   bash scripts/gpu_validate.sh compile tests ait dp     # phase 1 (tests-ops, tests-models:
+#                                                         # the two halves of tests)
 #   bash scripts/gpu_validate.sh pt padded ait16          # phase 2
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +22,16 @@ for phase in "$@"; do
 from modeling.build import compile_resnet
 compile_resnet('resnet50', (1, 256), 'tmp/bench').close()" 2>&1 | grep -v 'obj/s\]\|it/s\]' | tail -4
       done 2>&1 | tee "$OUT/compile.log" || rc=1 ;;
-    tests)
+    tests|tests-ops|tests-models)  # tests = both halves; each half fits one device command
+      case $phase in
+        tests-ops) files="tests/test_gpu_ops.py tests/test_tune_gpu.py tests/test_bench_cli.py" ;;
+        tests-models) files="tests/test_gpu_resnet.py tests/test_gpu_scripts.py" ;;
+        *) files=tests/ ;;
+      esac
+      # -rA and a junit file: a run stopped by a time limit still says which tests failed
       CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 -m pytest -q -p no:cacheprovider \
-        -m gpu tests/ -rs 2>&1 | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/pytest_gpu.log" | tail -15 || rc=1 ;;
+        -m gpu $files -rA --junitxml="$OUT/pytest_$phase.xml" 2>&1 | grep -v 'obj/s\]\|it/s\]' \
+        | tee "$OUT/pytest_$phase.log" | tail -15 || rc=1 ;;
     ait)
       CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_ait.py --workdir tmp/bench \
         --profile-ops --results-dir "$OUT" 2>&1 | grep -v 'obj/s\]\|it/s\]' | tee "$OUT/ait.log" | tail -20 || rc=1 ;;
