@@ -47,9 +47,19 @@ def _images(n, seed=0):
 
 
 def _reference(tm, x):
-    """timm in fp32: the truth that ait's fp16 and PyTorch's fp16 are both compared with."""
-    with torch.no_grad():
-        return tm(x.float()).float()
+    """timm in fp32: the truth that ait's fp16 and PyTorch's fp16 are both compared with.
+    TF32 is off (cuDNN allows it for fp32 convs by default: a 10-bit mantissa is no truth),
+    and so is cudnn.benchmark, which an earlier test in the same process may have turned on."""
+    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.benchmark)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    try:
+        with torch.no_grad():
+            return tm(x.float()).float()
+    finally:
+        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.benchmark) = flags
 
 
 def _run(model, x_nchw, graph_mode=False):
