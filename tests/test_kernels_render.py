@@ -33,6 +33,7 @@ def _all_candidates():
             out += conv2d_candidates(target, ep, 4, 64, few_channels=True)
             out += conv2d_candidates(target, ep, 8, 64, few_channels=True)
             out += conv2d_candidates(target, ep, 36, 18)
+            out += conv2d_candidates(target, ep, 16, 64)  # small C: FewChannels too
         for ep in (BIAS, BIAS_RELU):
             out += gemm_candidates(target, ep, 1000, 2048)
     return out
@@ -88,6 +89,21 @@ def test_conv2x_fixed_channels_stem():
     plain = conv2d_candidates(H100, BIAS_RELU, 8, 64)
     assert any(isinstance(c, conv3x.Conv2dCutlass3x) for c in plain)
     assert conv2d_candidates(H100, BIAS_RELU, 16, 64, few_channels=True) == []
+
+
+def test_conv2x_few_channels_iterator_for_small_c():
+    """C below the 32-wide K step (the s2d stem's 16): FewChannels kernels join the list,
+    after the Optimized ones (so the fixed first choice does not change)."""
+    cands = conv2d_candidates(H100, BIAS_RELU, 16, 64, r=4, s=4)
+    kinds = [c.iterator for c in cands if isinstance(c, conv2x.Conv2dCutlass2x)]
+    few = [c for c in cands if getattr(c, "iterator", None) is conv2x.Iterator.FEW_CHANNELS]
+    assert len(few) == len(conv2x.SMALL_C_TILES) and all(c.align_a == 8 for c in few)
+    assert kinds[0] is conv2x.Iterator.OPTIMIZED
+    assert kinds.index(conv2x.Iterator.FEW_CHANNELS) > kinds.index(conv2x.Iterator.OPTIMIZED)
+    assert "IteratorAlgorithm::kFewChannels" in few[0].render()
+    for c, fc in ((32, False), (64, False), (8, True)):
+        assert not any(getattr(x, "iterator", None) is conv2x.Iterator.FEW_CHANNELS
+                       for x in conv2d_candidates(H100, BIAS_RELU, c, 64, few_channels=fc))
 
 
 @pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)

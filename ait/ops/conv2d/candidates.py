@@ -11,7 +11,7 @@ Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x
 
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
-CANDIDATE_SET_VERSION = 3
+CANDIDATE_SET_VERSION = 4
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,

@@ -20,6 +20,9 @@ class Iterator(enum.Enum):
 
     OPTIMIZED = ("kOptimized", "opt")
     FIXED_CHANNELS = ("kFixedChannels", "fc")  # whole C (2/4/8 channels) in one vector: stem
+    # GEMM-K walks (r, s, c) as one index: a K step spans several filter taps when C is
+    # smaller than it. Optimized walks taps, then C in K-sized steps, predicating the rest.
+    FEW_CHANNELS = ("kFewChannels", "few")
 
     @property
     def cpp(self) -> str:
@@ -41,6 +44,14 @@ TILES: tuple[Tile2x, ...] = (
     # with 32-wide stages). 256x64x64 spills registers (ptxas: 408 bytes); this one does not.
     Tile2x((128, 64, 64), (2, 2, 1), 4),
 )
+
+# Ordinary convs with fewer channels than a K step (the s2d stem: 16 channels, 16 taps) also
+# get FewChannels kernels; with N = 64 (the stem) these tiles won among Optimized ones.
+SMALL_C_TILES: tuple[Tile2x, ...] = (
+    Tile2x((256, 64, 32), (4, 1, 1), 3),
+    Tile2x((128, 64, 32), (2, 2, 1), 4),
+)
+SMALL_C = 32  # C below the K step of every tile: Optimized predicates (32 - C) / 32 of it
 
 # The stem is a few-channel conv with a 7x7 filter (K = 64): N tiles of 64 win (H200).
 FEW_CHANNEL_TILES: tuple[Tile2x, ...] = (
@@ -110,4 +121,7 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str, few_channels: bool 
         if align_a < 2:
             return []
     out = [Conv2dCutlass2x(t, iterator, align_a, align_c, epilogue, acc) for t in tiles]
+    if not few_channels and c < SMALL_C:  # after the Optimized ones: "first" stays the same
+        out += [Conv2dCutlass2x(t, Iterator.FEW_CHANNELS, align_a, align_c, epilogue, acc)
+                for t in SMALL_C_TILES]
     return [cand for cand in out if cand.supports(c, k)]
