@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
@@ -34,7 +36,9 @@ def test_build_profilers_and_reuse_objects(cache):
     gemm = gemm_candidates(TARGET, BIAS, 1000, 2048)[0]
     specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, (conv,)),
              ProfilerSpec(Family.GEMM, BIAS, (gemm,))]
-    exes = build_profilers(TARGET, specs)
+    ready = []
+    exes = build_profilers(TARGET, specs, on_ready=lambda s, p: ready.append((s, p)))
+    assert sorted(ready, key=lambda sp: specs.index(sp[0])) == list(exes.items())
     for spec, prof in exes.items():
         assert os.access(prof.path, os.X_OK) and prof.names == tuple(spec.names)
         assert prof.failed == ()
@@ -76,3 +80,29 @@ def test_object_key_ignores_include_paths():
                    TARGET.cutlass_version)
     assert nvcc.object_key(TARGET, src) == nvcc.object_key(moved, src)
     assert nvcc.object_key(TARGET, src) != nvcc.object_key(Target.for_arch(80), src)
+
+
+@dataclass(frozen=True)
+class BrokenCandidate:
+    """A conv candidate whose source does not compile."""
+
+    family: ClassVar[Family] = Family.CONV2D
+    compile_cost: ClassVar[float] = 1.0
+    epilogue: object = BIAS_RELU
+    name: str = "conv2d_broken_candidate"
+
+    def render(self) -> str:
+        return '#include "ait_abi.h"\nint broken() { return undeclared_thing; }\n'
+
+
+def test_a_kernel_that_does_not_compile_is_left_out(cache, caplog):
+    conv = conv2d_candidates(TARGET, BIAS_RELU, 64, 64)[0]
+    spec = ProfilerSpec(Family.CONV2D, BIAS_RELU, (BrokenCandidate(), conv))
+    (prof,) = build_profilers(TARGET, [spec]).values()
+    assert prof.names == (conv.name,)  # the profiler main was rebuilt for the kernel left
+    assert [n for n, _ in prof.failed] == ["conv2d_broken_candidate"]
+    assert "undeclared_thing" in prof.failed[0][1]
+    assert "conv2d_broken_candidate does not compile" in caplog.text
+    out = subprocess.run([str(prof.path), "--list"], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert json.loads(out.stdout) == {"candidates": [conv.name]}

@@ -16,7 +16,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    ALL_COMPLETED,
+    FIRST_EXCEPTION,
+    Executor,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +97,39 @@ def default_jobs() -> int:
     return max(1, min(cpus, mem // _MEM_PER_JOB))
 
 
+def _plan(target: Target, sources: Sequence[Source], cache: Path | None
+          ) -> list[tuple[Source, Path, Path]]:
+    """(source, .cu path, object path) per source, paths named by the content key."""
+    root = cache or cache_dir()
+    plan = []
+    for src in sources:
+        key = object_key(target, src)
+        plan.append((src, root / "sources" / f"{src.name}-{key}.cu",
+                     root / "objects" / key[:2] / f"{src.name}-{key}.o"))
+    return plan
+
+
+def submit_objects(pool: Executor, target: Target, sources: Sequence[Source], *,
+                   cache: Path | None = None) -> list[Future]:
+    """One future per source (input order) resolving to its object path: compiles go to
+    `pool` in the order given (callers order them to finish what they need first); cached
+    objects and repeated sources cost nothing. A failed compile's future holds its
+    NvccError."""
+    nvcc = target.require_nvcc()
+    flags = compile_flags(target)
+    futures: dict[Path, Future] = {}
+    out = []
+    for src, cu, obj in _plan(target, sources, cache):
+        if obj not in futures:
+            if obj.is_file():
+                futures[obj] = Future()
+                futures[obj].set_result(obj)
+            else:
+                futures[obj] = pool.submit(_compile_one, nvcc, flags, src, cu, obj)
+        out.append(futures[obj])
+    return out
+
+
 def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | None = None,
                     cache: Path | None = None, desc: str = "nvcc",
                     keep_going: bool = False) -> list[Path | NvccError]:
@@ -98,13 +138,8 @@ def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | No
     The first failure raises NvccError (pending compiles are cancelled), unless `keep_going`:
     then every source is tried and a failed one's entry is its NvccError."""
     nvcc = target.require_nvcc()
-    root = cache or cache_dir()
     flags = compile_flags(target)
-    plan: list[tuple[Source, Path, Path]] = []
-    for src in sources:
-        key = object_key(target, src)
-        plan.append((src, root / "sources" / f"{src.name}-{key}.cu",
-                     root / "objects" / key[:2] / f"{src.name}-{key}.o"))
+    plan = _plan(target, sources, cache)
     todo = {obj: (src, cu) for src, cu, obj in sorted(plan, key=lambda p: -p[0].cost)
             if not obj.is_file()}
     failed: dict[Path, NvccError] = {}

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 from ait.backend import nvcc
 from ait.backend.kernel import Family, KernelCandidate
@@ -72,38 +75,70 @@ class Profiler:
     failed: tuple[tuple[str, str], ...] = ()   # (candidate, nvcc error) left out
 
 
-def build_profilers(target: Target, specs: Sequence[ProfilerSpec]) -> dict[ProfilerSpec, Profiler]:
-    """Compile every kernel and profiler main in one parallel batch, then link (cached).
+def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
+                    on_ready: Callable[[ProfilerSpec, Profiler], None] | None = None,
+                    jobs: int | None = None) -> dict[ProfilerSpec, Profiler]:
+    """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
-    A kernel that fails to compile is left out of its profilers with a warning (its error is
-    kept in `Profiler.failed`), so one broken template does not stop the others."""
+    Specs are finished in the order given: their kernels are queued in that order (the
+    costliest first within a spec) and `on_ready(spec, profiler)` is called as each profiler
+    is linked, so the caller can profile while later specs still compile. A kernel that fails
+    to compile is left out of its profilers with a warning (its error is kept in
+    `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
-    kernels = kernel_sources([c for s in specs for c in s.candidates])
-    built = nvcc.compile_objects(target, kernels, desc="kernels", keep_going=True)
-    objects = {k.name: o for k, o in zip(kernels, built) if not isinstance(o, Exception)}
-    errors = {k.name: str(o) for k, o in zip(kernels, built) if isinstance(o, Exception)}
-    for name, err in errors.items():
-        log.warning("kernel %s does not compile; it is left out of profiling:\n%s", name, err)
+    kernels: dict[str, nvcc.Source] = {}
+    for spec in specs:
+        for src in sorted(kernel_sources(spec.candidates), key=lambda k: -k.cost):
+            kernels.setdefault(src.name, src)
+    start = time.perf_counter()
+    with (ThreadPoolExecutor(jobs or nvcc.default_jobs()) as pool,
+          ThreadPoolExecutor(2) as linker,
+          tqdm(desc="kernels", unit="obj", total=0) as bar):
+        mains = dict(zip(specs, nvcc.submit_objects(
+            pool, target, [s.main_source(target) for s in specs])))
+        objects = dict(zip(kernels, nvcc.submit_objects(pool, target, list(kernels.values()))))
+        pending = [f for f in {*objects.values(), *mains.values()} if not f.done()]
+        bar.total = len(pending)
+        bar.refresh()
+        for f in pending:
+            f.add_done_callback(lambda _: bar.update())
+        warned: set[str] = set()
+        done: dict[ProfilerSpec, Future] = {}
+        for spec in specs:
+            names = list(dict.fromkeys(c.name for c in spec.candidates))
+            wait([objects[n] for n in names])
+            errors = {n: str(objects[n].exception()) for n in names if objects[n].exception()}
+            for name in errors.keys() - warned:
+                log.warning("kernel %s does not compile; it is left out of profiling:\n%s",
+                            name, errors[name])
+            warned |= errors.keys()
+            kept = ProfilerSpec(spec.family, spec.epilogue,
+                                tuple(c for c in spec.candidates if c.name not in errors))
+            failed = tuple((c.name, errors[c.name]) for c in spec.candidates
+                           if c.name in errors)
+            if not kept.candidates:
+                done[spec] = Future()
+                done[spec].set_result(Profiler(Path(), (), failed))
+            else:
+                main = (mains[spec] if not errors else  # a main for the kernels left
+                        nvcc.submit_objects(pool, target, [kept.main_source(target)])[0])
+                done[spec] = linker.submit(_link, target, kept, main,
+                                           [objects[n] for n in kept.names], failed)
+            if on_ready is not None:
+                done[spec].add_done_callback(
+                    lambda f, spec=spec: f.exception() is None and on_ready(spec, f.result()))
+        out = {spec: f.result() for spec, f in done.items()}
+    log.info("profilers: %d built in %.1f s (%d objects compiled)", len(specs),
+             time.perf_counter() - start, len(pending))
+    return out
 
-    kept = {s: ProfilerSpec(s.family, s.epilogue,
-                            tuple(c for c in s.candidates if c.name in objects)) for s in specs}
-    mains = {s: kept[s].main_source(target) for s in specs if kept[s].candidates}
-    main_objs = dict(zip(mains, nvcc.compile_objects(target, list(mains.values()),
-                                                     desc="profilers")))
-    root = nvcc.cache_dir() / "profilers"
 
-    def link(spec: ProfilerSpec) -> Profiler:
-        k = kept[spec]
-        failed = tuple((c.name, errors[c.name]) for c in spec.candidates if c.name in errors)
-        if not k.candidates:
-            return Profiler(Path(), (), failed)
-        objs = [main_objs[spec]] + [objects[n] for n in k.names]
-        digest = hashlib.sha256("\n".join(o.name for o in objs).encode()).hexdigest()[:16]
-        stem = f"{spec.family.value}_{spec.epilogue.tag}_{target.acc}_sm{target.arch}"
-        exe = root / f"{stem}_{digest}"
-        if not exe.is_file():
-            nvcc.link_executable(target, objs, exe)
-        return Profiler(exe, tuple(k.names), failed)
-
-    with ThreadPoolExecutor(nvcc.default_jobs()) as pool:
-        return dict(zip(specs, pool.map(link, specs)))
+def _link(target: Target, spec: ProfilerSpec, main: Future, objects: list[Future],
+          failed: tuple[tuple[str, str], ...]) -> Profiler:
+    objs = [main.result()] + [f.result() for f in objects]
+    digest = hashlib.sha256("\n".join(o.name for o in objs).encode()).hexdigest()[:16]
+    stem = f"{spec.family.value}_{spec.epilogue.tag}_{target.acc}_sm{target.arch}"
+    exe = nvcc.cache_dir() / "profilers" / f"{stem}_{digest}"
+    if not exe.is_file():
+        nvcc.link_executable(target, objs, exe)
+    return Profiler(exe, tuple(spec.names), failed)

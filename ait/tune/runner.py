@@ -11,7 +11,7 @@ import os
 import queue
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,30 +59,40 @@ def visible_gpus() -> list[str]:
     return gpus
 
 
-def run_jobs(jobs: Sequence[Job], gpus: Sequence[str] | None = None,
+def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
              timeout_s: float | None = None,
-             on_result: Callable[[int, list[Result]], None] | None = None) -> list[list[Result]]:
-    """Results per job (same order), each list in the profiler's candidate order.
-    `on_result(job index, results)` is called as each job finishes (under a lock)."""
+             on_result: Callable[[int, list[Result]], None] | None = None,
+             total: int | None = None) -> list[list[Result]]:
+    """Results per job (iteration order), each list in the profiler's candidate order.
+
+    `jobs` may be a generator that blocks until the next job is ready (profilers still being
+    built): each GPU's worker takes the next job when it is free. `on_result(job index,
+    results)` is called as each job finishes (under a lock); `total` sizes the progress bar
+    when `jobs` has no length."""
     gpus = list(gpus) if gpus is not None else visible_gpus()
-    todo: queue.Queue[int] = queue.Queue()
-    for i in range(len(jobs)):
-        todo.put(i)
-    results: list[list[Result]] = [[] for _ in jobs]
+    source = enumerate(jobs)
+    take = threading.Lock()
+    results: dict[int, list[Result]] = {}
     errors: list[BaseException] = []
     lock = threading.Lock()
-    with tqdm(total=len(jobs), desc="profiling", unit="op") as bar:
+    size = total if total is not None else (len(jobs) if hasattr(jobs, "__len__") else None)
+    with tqdm(total=size, desc="profiling", unit="op") as bar:
         def worker(gpu: str) -> None:
             while True:
                 try:
-                    i = todo.get_nowait()
-                except queue.Empty:
+                    with take:
+                        i, job = next(source)
+                except StopIteration:
+                    return
+                except Exception as e:  # noqa: BLE001 -- the job source failed: stop
+                    errors.append(e)
                     return
                 try:
-                    results[i] = run_job(jobs[i], gpu, timeout_s)
-                    if on_result is not None:
-                        with lock:
-                            on_result(i, results[i])
+                    res = run_job(job, gpu, timeout_s)
+                    with lock:
+                        results[i] = res
+                        if on_result is not None:
+                            on_result(i, res)
                 except Exception as e:  # noqa: BLE001 -- re-raised once every worker stops
                     errors.append(e)
                 bar.update()
@@ -94,7 +104,7 @@ def run_jobs(jobs: Sequence[Job], gpus: Sequence[str] | None = None,
             t.join()
     if errors:
         raise errors[0]
-    return results
+    return [results[i] for i in range(len(results))]
 
 
 def run_job(job: Job, gpu: str, timeout_s: float | None = None) -> list[Result]:

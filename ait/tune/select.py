@@ -1,22 +1,26 @@
 """select_kernels: the one entry point the compiler calls to choose a kernel per op.
 
 Flow: candidates per request -> profile cache -> build only the profilers the misses need
-(one parallel batch) -> run them over the visible GPUs -> fastest correct candidate -> cache.
+(in parallel; each is run over the visible GPUs as soon as it is linked, while the rest
+compile) -> fastest correct candidate -> cache.
 """
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 
+from ait.backend import nvcc
 from ait.backend.kernel import KernelCandidate
 from ait.backend.target import Target
-from ait.tune.build import ProfilerSpec, build_profilers
+from ait.tune.build import Profiler, ProfilerSpec, build_profilers
 from ait.tune.cache import ProfileCache, ProfileKey, env_flag
 from ait.tune.candidates import candidate_set_id, require_candidates
 from ait.tune.requests import Request
-from ait.tune.runner import Job, Result, run_jobs
+from ait.tune.runner import Job, Result, run_jobs, visible_gpus
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +91,54 @@ def profile_key(target: Target, request: Request, cands: list[KernelCandidate]) 
 def profile_requests(target: Target, requests: list[Request],
                      cands: dict[Request, list[KernelCandidate]]
                      ) -> dict[Request, tuple[KernelCandidate, float, list[Result]]]:
-    """Build the needed profilers, run them, return (fastest correct candidate, ms, results)."""
+    """Build the needed profilers and run them, the GPUs starting on each profiler as soon as
+    it is linked while nvcc goes on with the rest; return (fastest correct candidate, ms,
+    results) per request."""
+    gpus = visible_gpus()  # before any compile: no GPU is an error at once
     specs = {r: ProfilerSpec(r.family, r.epilogue, tuple(cands[r])) for r in requests}
-    profilers = build_profilers(target, list(specs.values()))
-    runnable = [r for r in requests if profilers[specs[r]].names]
-    jobs = [Job(profilers[specs[r]].path, tuple(r.profiler_argv()), profilers[specs[r]].names,
-                r.describe()) for r in runnable]
-    ran = dict(zip(runnable, run_jobs(jobs))) if jobs else {}
+    by_spec: dict[ProfilerSpec, list[Request]] = defaultdict(list)
+    for r in requests:
+        by_spec[specs[r]].append(r)
+    order = sorted(by_spec, key=lambda s: -len(by_spec[s]))  # most problems first
+    ready: queue.Queue = queue.Queue()
+    profilers: dict[ProfilerSpec, Profiler] = {}
+    build_error: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            # one core stays free per GPU for the profiler processes
+            jobs = max(1, nvcc.default_jobs() - len(gpus))
+            profilers.update(build_profilers(target, order, lambda s, p: ready.put((s, p)),
+                                             jobs=jobs))
+        except BaseException as e:  # noqa: BLE001 -- re-raised after the GPUs stop
+            build_error.append(e)
+        finally:
+            ready.put(None)
+
+    queued: list[Request] = []
+
+    def ready_jobs():
+        while (item := ready.get()) is not None:
+            spec, prof = item
+            for r in by_spec[spec] if prof.names else ():
+                queued.append(r)
+                yield Job(prof.path, tuple(r.profiler_argv()), prof.names, r.describe())
+
+    builder = threading.Thread(target=build, name="ait-profiler-build", daemon=True)
+    builder.start()
+    try:
+        results = run_jobs(ready_jobs(), gpus, total=len(requests))
+    finally:
+        builder.join()
+    ran = dict(zip(queued, results))  # run_jobs keeps the order the jobs were queued in
+    if build_error:
+        raise build_error[0]
     out = {}
     for r in requests:
+        prof = profilers[specs[r]]
         failed = [Result(name, "compile_error", raw={"name": name, "status": "compile_error",
                                                       "error": err[-2000:]})
-                  for name, err in profilers[specs[r]].failed]
+                  for name, err in prof.failed]
         out[r] = _best(r, cands[r], ran.get(r, []) + failed)
     return out
 

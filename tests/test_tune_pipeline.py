@@ -1,0 +1,109 @@
+"""profile_requests overlaps building profilers with running them (no GPU, no nvcc: both are
+replaced by fakes that record what happened when)."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+import ait.tune.runner as runner_mod
+import ait.tune.select as select_mod
+from ait.backend.target import Target
+from ait.ops.epilogue import BIAS, BIAS_RELU
+from ait.tune.build import Profiler
+from ait.tune.candidates import candidates_for
+from ait.tune.requests import ConvRequest
+from ait.tune.runner import Result
+
+TARGET = Target.for_arch(90, nvcc="nvcc")
+# two specs: three 3x3 bias_relu problems share one, one 1x1 bias problem has the other
+FIRST = [ConvRequest(BIAS_RELU, n, 14, 14, 64, 64, 3, 3, (1, 1)) for n in (1, 2, 4)]
+SECOND = [ConvRequest(BIAS, 1, 14, 14, 64, 256, 1, 1)]
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """build_profilers readies the 3x3 spec, then holds the 1x1 one back until a GPU worker
+    has started a job of the first: that only happens if profiling overlaps the build."""
+    log: list[str] = []
+    first_job_started = threading.Event()
+
+    def fake_build(target, specs, on_ready=None, jobs=None):
+        out = {}
+        for i, spec in enumerate(specs):
+            if i == 1:
+                assert first_job_started.wait(10), "no job ran while the build went on"
+                log.append("built second")
+            prof = Profiler(Path(f"/fake/{spec.epilogue.tag}"), tuple(spec.names))
+            out[spec] = prof
+            on_ready(spec, prof)
+        return out
+
+    def fake_run_job(job, gpu, timeout_s=None):
+        log.append(f"ran {job.label} on {gpu}")
+        first_job_started.set()
+        # the first candidate is the fastest for 3x3, the last one for 1x1
+        fast = 0 if "bias_relu" in job.label else len(job.names) - 1
+        return [Result(n, "ok", 1.0 if i == fast else 2.0) for i, n in enumerate(job.names)]
+
+    monkeypatch.setattr(select_mod, "build_profilers", fake_build)
+    monkeypatch.setattr(runner_mod, "run_job", fake_run_job)
+    monkeypatch.setattr(select_mod, "visible_gpus", lambda: ["0", "1"])
+    return log
+
+
+def test_profiling_starts_before_the_last_profiler_is_built(fakes):
+    requests = SECOND + FIRST  # the spec with more problems is built (and run) first
+    cands = {r: candidates_for(TARGET, r) for r in requests}
+    out = select_mod.profile_requests(TARGET, requests, cands)
+    assert set(out) == set(requests)
+    built = fakes.index("built second")
+    assert any(line.startswith("ran conv2d bias_relu") for line in fakes[:built])
+    assert sum(line.startswith("ran ") for line in fakes) == len(requests)
+    for r in FIRST:  # each request got its own job's results, not another's
+        best, ms, results = out[r]
+        assert best.name == cands[r][0].name and ms == 1.0 and len(results) == len(cands[r])
+    best, _, _ = out[SECOND[0]]
+    assert best.name == cands[SECOND[0]][-1].name
+
+
+def test_a_failed_build_is_raised_after_the_gpus_stop(monkeypatch):
+    def broken_build(target, specs, on_ready=None, jobs=None):
+        raise RuntimeError("nvcc exploded")
+
+    monkeypatch.setattr(select_mod, "build_profilers", broken_build)
+    monkeypatch.setattr(select_mod, "visible_gpus", lambda: ["0"])
+    cands = {r: candidates_for(TARGET, r) for r in FIRST}
+    with pytest.raises(RuntimeError, match="nvcc exploded"):
+        select_mod.profile_requests(TARGET, FIRST, cands)
+
+
+def test_no_gpu_fails_before_compiling(monkeypatch):
+    def no_gpu():
+        raise runner_mod.NoGpuError("no GPU")
+
+    def must_not_build(*a, **k):
+        raise AssertionError("built profilers without a GPU")
+
+    monkeypatch.setattr(select_mod, "visible_gpus", no_gpu)
+    monkeypatch.setattr(select_mod, "build_profilers", must_not_build)
+    cands = {r: candidates_for(TARGET, r) for r in FIRST}
+    with pytest.raises(runner_mod.NoGpuError):
+        select_mod.profile_requests(TARGET, FIRST, cands)
+
+
+def test_a_spec_without_working_kernels_names_the_compile_errors(monkeypatch):
+    def failing_build(target, specs, on_ready=None, jobs=None):
+        out = {}
+        for spec in specs:
+            prof = Profiler(Path(), (), tuple((n, "error: boom") for n in spec.names))
+            out[spec] = prof
+            on_ready(spec, prof)
+        return out
+
+    monkeypatch.setattr(select_mod, "build_profilers", failing_build)
+    monkeypatch.setattr(select_mod, "visible_gpus", lambda: ["0"])
+    cands = {r: candidates_for(TARGET, r) for r in SECOND}
+    with pytest.raises(select_mod.ProfileError, match="compile_error"):
+        select_mod.profile_requests(TARGET, SECOND, cands)
