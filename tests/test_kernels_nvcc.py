@@ -46,6 +46,13 @@ def test_build_profilers_and_reuse_objects(cache):
                              timeout=60, check=False)
         assert out.returncode == 0
         assert json.loads(out.stdout) == {"candidates": spec.names}
+        # batches are checked before any CUDA call: this runs without a GPU
+        flag, shape = (("--n", ["--h", "8", "--w", "8", "--c", "64", "--k", "64", "--r", "3",
+                                "--s", "3"]) if spec.family is Family.CONV2D
+                       else ("--m", ["--n", "1000", "--k", "2048"]))
+        bad = subprocess.run([str(prof.path), flag, "4", "0", *shape], capture_output=True,
+                             text=True, timeout=60, check=False)
+        assert bad.returncode == 2 and f"{flag}: batch 0 must be >= 1" in bad.stderr
     # The model links the very objects the profilers were linked from: nothing recompiles.
     objs = kernel_objects(TARGET, [conv, gemm])
     stamps = [o.stat().st_mtime_ns for o in objs]

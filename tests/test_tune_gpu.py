@@ -17,6 +17,9 @@ REQUESTS = [
     ConvRequest(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2)),
     ConvRequest(BIAS_RELU, 2, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True),
     GemmRequest(BIAS, 8, 1000, 2048),
+    # other batches of two shapes above: profiled in the same process as those
+    ConvRequest(BIAS_RELU, 64, 56, 56, 64, 64, 3, 3, (1, 1)),
+    GemmRequest(BIAS, 256, 1000, 2048),
 ]
 
 
@@ -25,12 +28,33 @@ def target():
     return detect_target()
 
 
-def test_every_candidate_is_correct(target):
+@pytest.fixture(scope="module")
+def profiled(target):
     cands = {r: candidates_for(target, r) for r in REQUESTS}
-    for r, (best, ms, results) in profile_requests(target, REQUESTS, cands).items():
+    return cands, profile_requests(target, REQUESTS, cands)
+
+
+def test_every_candidate_is_correct(profiled):
+    cands, out = profiled
+    for r, (best, ms, results) in out.items():
         statuses = {res.name: res.status for res in results}
         assert set(statuses.values()) <= {"ok", "cannot_implement"}, (r.describe(), statuses)
         assert best in cands[r] and ms > 0
+        assert all(res.raw["batch"] == r.batch for res in results), r.describe()
+
+
+def test_batches_of_a_shape_are_timed_apart(profiled):
+    """Batches share a process but each is timed on its own; a candidate that cannot win
+    stops after the quick samples, the winner always gets the full count."""
+    _, out = profiled
+    for small, large in ((REQUESTS[0], REQUESTS[5]), (REQUESTS[4], REQUESTS[6])):
+        assert out[large][1] > out[small][1], (small.describe(), large.describe())
+    cut = 0
+    for r, (best, ms, results) in out.items():
+        ok = {res.name: res for res in results if res.status == "ok"}
+        assert ok[best.name].raw["samples"] == 25 and ok[best.name].ms == ms
+        cut += sum(res.raw["samples"] < 25 for res in ok.values())
+    assert cut > 0
 
 
 def test_select_kernels_fills_cache(target, tmp_path, monkeypatch):

@@ -43,9 +43,10 @@ def fakes(monkeypatch):
     def fake_run_job(job, gpu, timeout_s=None):
         log.append(f"ran {job.label} on {gpu}")
         first_job_started.set()
-        # the first candidate is the fastest for 3x3, the last one for 1x1
+        # the first candidate is the fastest for 3x3, the last one for 1x1; ms = batch
         fast = 0 if "bias_relu" in job.label else len(job.names) - 1
-        return [Result(n, "ok", 1.0 if i == fast else 2.0) for i, n in enumerate(job.names)]
+        return [[Result(n, "ok", float(b) if i == fast else 9.0) for i, n in enumerate(job.names)]
+                for b in job.batches]
 
     monkeypatch.setattr(select_mod, "build_profilers", fake_build)
     monkeypatch.setattr(runner_mod, "run_job", fake_run_job)
@@ -60,10 +61,16 @@ def test_profiling_starts_before_the_last_profiler_is_built(fakes):
     assert set(out) == set(requests)
     built = fakes.index("built second")
     assert any(line.startswith("ran conv2d bias_relu") for line in fakes[:built])
-    assert sum(line.startswith("ran ") for line in fakes) == len(requests)
-    for r in FIRST:  # each request got its own job's results, not another's
+    # one process per shape: the three batches of the 3x3 conv share one
+    ran = [line.rsplit(" on ", 1)[0] for line in fakes if line.startswith("ran ")]
+    assert ran == [
+        "ran conv2d bias_relu [n=1 h=14 w=14 c=64 k=64 r=3 s=3 pad=(1, 1) stride=(1, 1) "
+        "dilation=(1, 1)] (n = 1, 2, 4)",
+        "ran conv2d bias [n=1 h=14 w=14 c=64 k=256 r=1 s=1 pad=(0, 0) stride=(1, 1) "
+        "dilation=(1, 1)] (n = 1)"]
+    for r in FIRST:  # each request got its own batch's results, not another's
         best, ms, results = out[r]
-        assert best.name == cands[r][0].name and ms == 1.0 and len(results) == len(cands[r])
+        assert best.name == cands[r][0].name and ms == r.n and len(results) == len(cands[r])
     best, _, _ = out[SECOND[0]]
     assert best.name == cands[SECOND[0]][-1].name
 

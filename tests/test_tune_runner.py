@@ -16,7 +16,8 @@ from ait.tune.select import ProfileError, _best
 
 NAMES = ("k_fast", "k_crash", "k_hang", "k_wrong", "k_slow", "k_unsupported")
 
-# Behaves like a generated profiler: JSON lines, --cand selects candidates.
+# Behaves like a generated profiler: JSON lines, --n lists batches, --cand selects candidates.
+# k_crash crashes at every batch but 4; k_hang hangs at batch 1 or when no batch is given.
 FAKE = textwrap.dedent("""\
     import json, os, sys, time
     names = {names!r}
@@ -24,26 +25,36 @@ FAKE = textwrap.dedent("""\
     if "--fail-setup" in argv:
         print("cudaMalloc: out of memory", file=sys.stderr)
         sys.exit(4)
-    sel = range(len(names))
-    if "--cand" in argv:
-        sel = [int(a) for a in argv[argv.index("--cand") + 1:]]
+    def values(flag):
+        if flag not in argv:
+            return None
+        out = []
+        for a in argv[argv.index(flag) + 1:]:
+            if a.startswith("--"):
+                break
+            out.append(int(a))
+        return out
+    sel = values("--cand") or range(len(names))
     def emit(d):
         print(json.dumps(d), flush=True)
-    for i in sel:
-        name = names[i]
-        emit({{"start": name, "index": i}})
-        if name == "k_crash":
-            os._exit(139)
-        if name == "k_hang":
-            time.sleep(60)
-        if name == "k_wrong":
-            emit({{"name": name, "index": i, "status": "wrong", "max_rel_err": 0.7}})
-        elif name == "k_unsupported":
-            emit({{"name": name, "index": i, "status": "cannot_implement"}})
-        else:
-            ms = 0.01 if name == "k_fast" else 0.05
-            emit({{"name": name, "index": i, "status": "ok", "ms": ms, "max_rel_err": 1e-4,
-                  "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}})
+    for batch in values("--n") or [None]:
+        for i in sel:
+            name = names[i]
+            where = {{"index": i}} if batch is None else {{"index": i, "batch": batch}}
+            emit({{"start": name, **where}})
+            if name == "k_crash" and batch != 4:
+                os._exit(139)
+            if name == "k_hang" and batch in (None, 1):
+                time.sleep(60)
+            if name == "k_wrong":
+                emit({{"name": name, **where, "status": "wrong", "max_rel_err": 0.7}})
+            elif name == "k_unsupported":
+                emit({{"name": name, **where, "status": "cannot_implement"}})
+            else:
+                ms = 0.01 if name == "k_fast" else 0.05
+                emit({{"name": name, **where, "status": "ok", "ms": ms * (batch or 1),
+                      "max_rel_err": 1e-4, "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                      "argv": argv}})
 """)
 
 
@@ -55,13 +66,13 @@ def fake_profiler(tmp_path):
     return path
 
 
-def _job(profiler, argv=()):
-    return Job(profiler, tuple(argv), NAMES, "conv2d bias_relu [test]")
+def _job(profiler, argv=(), batches=()):
+    return Job(profiler, tuple(argv), NAMES, "conv2d bias_relu [test]", batches)
 
 
 def test_crash_and_hang_are_skipped(fake_profiler, caplog):
     with caplog.at_level(logging.WARNING):
-        res = run_job(_job(fake_profiler), "0", timeout_s=3)
+        (res,) = run_job(_job(fake_profiler), "0", timeout_s=3)
     assert [r.name for r in res] == list(NAMES)
     assert [r.status for r in res] == ["ok", "crashed", "timeout", "wrong", "ok",
                                        "cannot_implement"]
@@ -69,9 +80,27 @@ def test_crash_and_hang_are_skipped(fake_profiler, caplog):
     assert "k_crash crashed" in caplog.text and "k_hang timeout" in caplog.text
 
 
+def test_batches_share_a_process_and_a_crash_resumes_after_it(fake_profiler, caplog):
+    """Batches 1, 2, 4 in one process: the hang at batch 1 and the crashes at 1 and 2 each
+    restart the profiler with what is left (that batch's later candidates, then the later
+    batches), so every (batch, candidate) pair is reported once, in order."""
+    with caplog.at_level(logging.WARNING):
+        res = run_job(_job(fake_profiler, batches=(1, 2, 4)), "0", timeout_s=3)
+    assert [[r.name for r in per] for per in res] == [list(NAMES)] * 3
+    status = [[r.status for r in per] for per in res]
+    assert status[0] == ["ok", "crashed", "timeout", "wrong", "ok", "cannot_implement"]
+    assert status[1] == ["ok", "crashed", "ok", "wrong", "ok", "cannot_implement"]
+    assert status[2] == ["ok", "ok", "ok", "wrong", "ok", "cannot_implement"]
+    assert [per[0].ms for per in res] == [0.01, 0.02, 0.04]  # each batch's own timing
+    # the process after the crash at batch 2 ran batch 2 from k_hang on, then batch 4
+    assert res[1][2].raw["argv"] == ["--n", "2", "--cand", "2", "3", "4", "5"]
+    assert res[2][0].raw["argv"] == ["--n", "4"]
+    assert "at n=2" in caplog.text and "k_crash crashed" in caplog.text
+
+
 def test_setup_failure_marks_every_candidate(fake_profiler, caplog):
     with caplog.at_level(logging.WARNING):
-        res = run_job(_job(fake_profiler, ["--fail-setup"]), "0", timeout_s=5)
+        (res,) = run_job(_job(fake_profiler, ["--fail-setup"]), "0", timeout_s=5)
     assert {r.status for r in res} == {"profiler_error"}
     assert "out of memory" in caplog.text
     request = ConvRequest(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
@@ -100,8 +129,8 @@ def test_jobs_spread_over_gpus(tmp_path):
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     jobs = [Job(path, (), names, f"job {i}") for i in range(6)]
     results = run_jobs(jobs, gpus=["3", "5"])
-    assert [len(r) for r in results] == [1] * 6
-    assert {r[0].raw["gpu"] for r in results} == {"3", "5"}
+    assert [len(r) for r in results] == [1] * 6 and [len(r[0]) for r in results] == [1] * 6
+    assert {r[0][0].raw["gpu"] for r in results} == {"3", "5"}
 
 
 def test_visible_gpus(monkeypatch):

@@ -13,6 +13,7 @@ class ConvRequest:
     """conv2d fprop, NHWC x [n, h, w, c], OHWI w [k, r, s, c], fused epilogue."""
 
     family: ClassVar[Family] = Family.CONV2D
+    batch_flag: ClassVar[str] = "n"
 
     epilogue: Epilogue
     n: int
@@ -42,6 +43,10 @@ class ConvRequest:
                 ("r", self.r), ("s", self.s), ("pad", self.pad), ("stride", self.stride),
                 ("dilation", self.dilation), ("few_channels", self.few_channels))
 
+    @property
+    def batch(self) -> int:
+        return self.n
+
     def profiler_argv(self) -> list[str]:
         args = []
         for key, value in self.dims():
@@ -49,6 +54,11 @@ class ConvRequest:
                 continue
             args += [f"--{key}", *map(str, value if isinstance(value, tuple) else (value,))]
         return args
+
+    def shape_argv(self) -> list[str]:
+        """The profiler arguments without the batch: problems that differ only in batch share
+        one profiler process (`--n` then lists every batch)."""
+        return profiler_argv_without_batch(self)
 
     def describe(self) -> str:
         d = " ".join(f"{k}={v}" for k, v in self.dims() if k != "few_channels" or v)
@@ -60,6 +70,7 @@ class GemmRequest:
     """gemm_rcr: y[m, n] = act(x[m, k] @ w[n, k]^T + bias[n])."""
 
     family: ClassVar[Family] = Family.GEMM
+    batch_flag: ClassVar[str] = "m"
 
     epilogue: Epilogue
     m: int
@@ -69,11 +80,26 @@ class GemmRequest:
     def dims(self) -> tuple[tuple[str, object], ...]:
         return (("m", self.m), ("n", self.n), ("k", self.k))
 
+    @property
+    def batch(self) -> int:
+        return self.m
+
     def profiler_argv(self) -> list[str]:
         return [a for key, value in self.dims() for a in (f"--{key}", str(value))]
+
+    def shape_argv(self) -> list[str]:
+        """The profiler arguments without the batch (`--m` lists every batch)."""
+        return profiler_argv_without_batch(self)
 
     def describe(self) -> str:
         return f"gemm_rcr {self.epilogue.tag} [m={self.m} n={self.n} k={self.k}]"
 
 
 Request = ConvRequest | GemmRequest
+
+
+def profiler_argv_without_batch(request: Request) -> list[str]:
+    argv = request.profiler_argv()
+    flag = f"--{request.batch_flag}"
+    assert argv[:2] == [flag, str(request.batch)], argv  # dims() puts the batch first
+    return argv[2:]

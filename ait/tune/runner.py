@@ -1,7 +1,9 @@
 """Run profiler executables as subprocesses, one worker per visible GPU, and read their JSON.
 
+One process profiles one shape at every batch it is given (`--n 1 2 4 ...`): the CUDA
+start-up, the input fill and the fp32 reference are paid once per shape, not per batch.
 A candidate that crashes or hangs its process is recorded (status "crashed" / "timeout"), a
-warning names it, and the remaining candidates run again in a fresh process.
+warning names it, and the remaining (batch, candidate) pairs run again in a fresh process.
 """
 from __future__ import annotations
 
@@ -27,12 +29,19 @@ PER_CANDIDATE_TIMEOUT_S = 20.0  # one candidate: first run, check and timing
 
 @dataclass(frozen=True)
 class Job:
-    """Profile one problem: `argv` describes the shape, `names` the profiler's candidates."""
+    """Profile one shape: `argv` describes it, `names` are the profiler's candidates. With
+    `batches`, the profiler gets `--<batch_flag> b1 b2 ...` and reports each batch apart."""
 
     profiler: Path
     argv: tuple[str, ...]
     names: tuple[str, ...]
     label: str               # for messages: the op and its shape
+    batches: tuple[int, ...] = ()
+    batch_flag: str = "n"
+
+    @property
+    def problems(self) -> tuple[int | None, ...]:
+        return self.batches or (None,)
 
 
 @dataclass
@@ -61,9 +70,10 @@ def visible_gpus() -> list[str]:
 
 def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
              timeout_s: float | None = None,
-             on_result: Callable[[int, list[Result]], None] | None = None,
-             total: int | None = None) -> list[list[Result]]:
-    """Results per job (iteration order), each list in the profiler's candidate order.
+             on_result: Callable[[int, list[list[Result]]], None] | None = None,
+             total: int | None = None) -> list[list[list[Result]]]:
+    """Results per job (iteration order), per problem (`Job.problems` order), each list in
+    the profiler's candidate order.
 
     `jobs` may be a generator that blocks until the next job is ready (profilers still being
     built): each GPU's worker takes the next job when it is free. `on_result(job index,
@@ -72,11 +82,11 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
     gpus = list(gpus) if gpus is not None else visible_gpus()
     source = enumerate(jobs)
     take = threading.Lock()
-    results: dict[int, list[Result]] = {}
+    results: dict[int, list[list[Result]]] = {}
     errors: list[BaseException] = []
     lock = threading.Lock()
     size = total if total is not None else (len(jobs) if hasattr(jobs, "__len__") else None)
-    with tqdm(total=size, desc="profiling", unit="op") as bar:
+    with tqdm(total=size, desc="profiling", unit="shape") as bar:
         def worker(gpu: str) -> None:
             while True:
                 try:
@@ -107,46 +117,75 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
     return [results[i] for i in range(len(results))]
 
 
-def run_job(job: Job, gpu: str, timeout_s: float | None = None) -> list[Result]:
-    """Run every candidate of `job` on `gpu`, restarting after a crash or a hang.
-    `timeout_s` bounds one candidate (default PER_CANDIDATE_TIMEOUT_S)."""
-    done: dict[int, Result] = {}
-    remaining = list(range(len(job.names)))
+def run_job(job: Job, gpu: str, timeout_s: float | None = None) -> list[list[Result]]:
+    """Run every candidate of `job` at each of its batches on `gpu`, restarting after a crash
+    or a hang. `timeout_s` bounds one candidate (default PER_CANDIDATE_TIMEOUT_S)."""
+    everything = [(b, i) for b in job.problems for i in range(len(job.names))]
+    done: dict[tuple[int | None, int], Result] = {}
+    remaining = list(everything)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     while remaining:
-        cmd = [str(job.profiler), *job.argv]
-        if len(remaining) < len(job.names):
-            cmd += ["--cand", *map(str, remaining)]
+        cmd = [str(job.profiler), *job.argv, *_remaining_argv(job, remaining)]
         messages, stderr, code, timed_out = _run_watched(
             cmd, env, timeout_s or PER_CANDIDATE_TIMEOUT_S)
+        plan = _planned(job, remaining)
         started = None
         for msg in messages:
+            batch = msg.get("batch") if job.batches else None
+            key = (batch, int(msg["index"])) if "index" in msg else None
             if "start" in msg:
-                started = int(msg["index"])
-            elif "status" in msg and "index" in msg:
-                idx = int(msg["index"])
-                done[idx] = Result(msg["name"], msg["status"], msg.get("ms"),
+                started = key
+            elif "status" in msg and key is not None:
+                done[key] = Result(msg["name"], msg["status"], msg.get("ms"),
                                    msg.get("max_rel_err"), msg)
                 if msg["status"] == "cuda_error":
                     log.warning("%s: candidate %s failed with a CUDA error (%s); continuing "
-                                "with the others", job.label, msg["name"], msg.get("error"))
+                                "with the others", _where(job, key[0]), msg["name"],
+                                msg.get("error"))
                 started = None
         if started is not None and started not in done:
             status = "timeout" if timed_out else "crashed"
-            log.warning("%s: candidate %s %s (exit %s); skipping it: %s", job.label,
-                        job.names[started], status, code, stderr.strip()[-500:])
-            done[started] = Result(job.names[started], status, raw={"stderr": stderr[-2000:]})
-        progressed = [i for i in remaining if i in done]
-        remaining = [i for i in remaining if i not in done]
+            name = job.names[started[1]]
+            log.warning("%s: candidate %s %s (exit %s); skipping it: %s",
+                        _where(job, started[0]), name, status, code, stderr.strip()[-500:])
+            done[started] = Result(name, status, raw={"stderr": stderr[-2000:]})
+        progressed = [p for p in plan if p in done]
+        remaining = [p for p in remaining if p not in done]
         if remaining and not progressed:
             # The profiler failed before any candidate ran (bad shape, out of memory, ...).
             reason = "timed out" if timed_out else f"exited with {code}"
             log.warning("%s: profiler %s before running a candidate: %s", job.label, reason,
                         stderr.strip()[-1000:])
-            for i in remaining:
-                done[i] = Result(job.names[i], "profiler_error", raw={"stderr": stderr[-2000:]})
+            for b, i in remaining:
+                done[b, i] = Result(job.names[i], "profiler_error",
+                                    raw={"stderr": stderr[-2000:]})
             remaining = []
-    return [done[i] for i in range(len(job.names))]
+    return [[done[b, i] for i in range(len(job.names))] for b in job.problems]
+
+
+def _planned(job: Job, remaining: list[tuple[int | None, int]]) -> list[tuple[int | None, int]]:
+    """The pairs the next process runs: the batches whose remaining candidates are the same
+    as the first remaining batch's (after a crash: that batch's candidates after the crashed
+    one, then every later batch in the next process)."""
+    by_batch: dict[int | None, list[int]] = {}
+    for b, i in remaining:
+        by_batch.setdefault(b, []).append(i)
+    first = next(iter(by_batch.values()))
+    return [(b, i) for b, cands in by_batch.items() if cands == first for i in cands]
+
+
+def _remaining_argv(job: Job, remaining: list[tuple[int | None, int]]) -> list[str]:
+    plan = _planned(job, remaining)
+    batches = list(dict.fromkeys(b for b, _ in plan))
+    cands = list(dict.fromkeys(i for _, i in plan))
+    argv = [f"--{job.batch_flag}", *map(str, batches)] if job.batches else []
+    if len(cands) < len(job.names):
+        argv += ["--cand", *map(str, cands)]
+    return argv
+
+
+def _where(job: Job, batch: int | None) -> str:
+    return job.label if batch is None else f"{job.label} at {job.batch_flag}={batch}"
 
 
 def _run_watched(cmd: list[str], env: dict, per_candidate_s: float

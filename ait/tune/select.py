@@ -10,6 +10,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -88,6 +89,22 @@ def profile_key(target: Target, request: Request, cands: list[KernelCandidate]) 
     )
 
 
+def shape_jobs(profiler: Profiler, requests: Iterable[Request]) -> list[tuple[Job, list[Request]]]:
+    """One job per shape of `requests` (all of one profiler): the requests that differ only in
+    batch share a process, which reports them in increasing batch order."""
+    by_shape: dict[tuple[str, ...], list[Request]] = defaultdict(list)
+    for r in requests:
+        by_shape[tuple(r.shape_argv())].append(r)
+    out = []
+    for argv, rs in by_shape.items():
+        rs = sorted(rs, key=lambda r: r.batch)
+        batches = ", ".join(str(r.batch) for r in rs)
+        label = f"{rs[0].describe()} ({rs[0].batch_flag} = {batches})"
+        out.append((Job(profiler.path, argv, profiler.names, label,
+                        tuple(r.batch for r in rs), rs[0].batch_flag), rs))
+    return out
+
+
 def profile_requests(target: Target, requests: list[Request],
                      cands: dict[Request, list[KernelCandidate]]
                      ) -> dict[Request, tuple[KernelCandidate, float, list[Result]]]:
@@ -100,9 +117,11 @@ def profile_requests(target: Target, requests: list[Request],
     for r in requests:
         by_spec[specs[r]].append(r)
     order = sorted(by_spec, key=lambda s: -len(by_spec[s]))  # most problems first
+    n_jobs = len({(s, tuple(r.shape_argv())) for s, rs in by_spec.items() for r in rs})
     ready: queue.Queue = queue.Queue()
     profilers: dict[ProfilerSpec, Profiler] = {}
     build_error: list[BaseException] = []
+    clock: dict[str, float] = {"start": time.perf_counter()}
 
     def build() -> None:
         try:
@@ -113,24 +132,33 @@ def profile_requests(target: Target, requests: list[Request],
         except BaseException as e:  # noqa: BLE001 -- re-raised after the GPUs stop
             build_error.append(e)
         finally:
+            clock["built"] = time.perf_counter()
             ready.put(None)
 
-    queued: list[Request] = []
+    queued: list[list[Request]] = []
 
     def ready_jobs():
         while (item := ready.get()) is not None:
+            clock.setdefault("first", time.perf_counter())
             spec, prof = item
-            for r in by_spec[spec] if prof.names else ():
-                queued.append(r)
-                yield Job(prof.path, tuple(r.profiler_argv()), prof.names, r.describe())
+            if prof.names:
+                for job, rs in shape_jobs(prof, by_spec[spec]):
+                    queued.append(rs)
+                    yield job
 
     builder = threading.Thread(target=build, name="ait-profiler-build", daemon=True)
     builder.start()
     try:
-        results = run_jobs(ready_jobs(), gpus, total=len(requests))
+        results = run_jobs(ready_jobs(), gpus, total=n_jobs)
     finally:
         builder.join()
-    ran = dict(zip(queued, results))  # run_jobs keeps the order the jobs were queued in
+    t = {k: v - clock["start"] for k, v in clock.items()}
+    log.info("kernel selection: %d problems in %d profiler processes on %d GPU(s); first "
+             "profiler ready at %.1f s, all built at %.1f s, profiling done at %.1f s",
+             len(requests), len(queued), len(gpus), t.get("first", float("nan")), t["built"],
+             time.perf_counter() - clock["start"])
+    # run_jobs keeps the order the jobs were queued in; each job's results are per batch
+    ran = {r: res for rs, per_batch in zip(queued, results) for r, res in zip(rs, per_batch)}
     if build_error:
         raise build_error[0]
     out = {}

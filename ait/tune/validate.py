@@ -13,13 +13,15 @@ import json
 import logging
 import sys
 import time
+from collections import defaultdict
 
 from ait.backend.target import detect_target
 from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
 from ait.tune.build import ProfilerSpec, build_profilers
 from ait.tune.candidates import require_candidates
 from ait.tune.requests import ConvRequest, GemmRequest
-from ait.tune.runner import Job, run_jobs
+from ait.tune.runner import run_jobs
+from ait.tune.select import shape_jobs
 
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
 
@@ -56,32 +58,37 @@ def resnet50_requests(batches):
 
 
 def profile(reqs, specs, profilers, args) -> int:
-    """Run every job, printing and saving each problem's results as soon as it finishes."""
-    runnable = [(label, r) for label, r in reqs if profilers[specs[r]].names]
-    jobs = [Job(profilers[specs[r]].path, tuple(r.profiler_argv()), profilers[specs[r]].names,
-                r.describe()) for _, r in runnable]
+    """Run every job (one per shape, every batch in one process), printing and saving each
+    problem's results as soon as its job finishes."""
+    labels = dict((r, label) for label, r in reqs)
+    by_profiler = defaultdict(list)
+    for _, r in reqs:
+        if profilers[specs[r]].names:
+            by_profiler[profilers[specs[r]]].append(r)
+    jobs = [jr for prof, rs in by_profiler.items() for jr in shape_jobs(prof, rs)]
     failures = 0
     with open(args.out, "w") as out:
-        def report(i: int, res: list) -> None:
+        def report(i: int, per_batch: list) -> None:
             nonlocal failures
-            label, r = runnable[i]
-            bad = [x for x in res if x.status not in ("ok", "cannot_implement")]
-            failures += len(bad)
-            ok = sorted((x.ms, x.name) for x in res if x.status == "ok")
-            top = "  ".join(f"{name} {ms:.4f}" for ms, name in ok[:3]) or "NONE"
-            batch = r.m if isinstance(r, GemmRequest) else r.n
-            print(f"N={batch:<4d}{label:27s}{r.epilogue.tag:14s}{len(ok)}/{len(res)} ok  {top}",
-                  flush=True)
-            for x in bad:
-                print(f"    {x.status}: {x.name} {json.dumps(x.raw)[:600]}", flush=True)
-            out.write(json.dumps({"label": label, "request": r.describe(), "results":
-                                  [x.raw or {"name": x.name, "status": x.status} for x in res]})
-                      + "\n")
+            for r, res in zip(jobs[i][1], per_batch):
+                label = labels[r]
+                bad = [x for x in res if x.status not in ("ok", "cannot_implement")]
+                failures += len(bad)
+                ok = sorted((x.ms, x.name) for x in res if x.status == "ok")
+                top = "  ".join(f"{name} {ms:.4f}" for ms, name in ok[:3]) or "NONE"
+                print(f"N={r.batch:<4d}{label:27s}{r.epilogue.tag:14s}{len(ok)}/{len(res)} ok  "
+                      f"{top}", flush=True)
+                for x in bad:
+                    print(f"    {x.status}: {x.name} {json.dumps(x.raw)[:600]}", flush=True)
+                out.write(json.dumps({"label": label, "request": r.describe(), "results":
+                                      [x.raw or {"name": x.name, "status": x.status}
+                                       for x in res]}) + "\n")
             out.flush()
 
         start = time.perf_counter()
-        run_jobs(jobs, on_result=report)
-    print(f"{len(jobs)} problems profiled in {time.perf_counter() - start:.1f} s", flush=True)
+        run_jobs([job for job, _ in jobs], on_result=report)
+    print(f"{len(reqs)} problems ({len(jobs)} shapes) profiled in "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
     return failures
 
 
