@@ -281,7 +281,15 @@ def test_compiles_for_sm90a_without_spills(cand, tmp_path):
     assert re.search(rf" T {cand.name}$", syms, re.MULTILINE)
     assert re.search(rf" T {cand.name}_workspace_bytes$", syms, re.MULTILINE)
     if isinstance(cand, gemm3x.Conv2dGemm3x):
+        _check_own_entry(syms)
         _check_runtime_guard(cand, obj, tmp_path)
+
+
+def _check_own_entry(syms: str) -> None:
+    """The GEMM launches its own entry point, never the weak cutlass::device_kernel<Kernel>
+    stub that a plain and a strided kernel of one tile and epilogue would share in a model."""
+    assert "device_kernel" not in syms
+    assert re.search(r"_impl5entry", syms)
 
 
 # Calls a GEMM kernel with args it must refuse before touching the GPU (so this runs with or
@@ -464,6 +472,7 @@ def test_strided_compiles_for_sm90a_without_spills(tmp_path):
     syms = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
     assert re.search(rf" T {cand.name}$", syms, re.MULTILINE)
     assert re.search(rf" T {cand.name}_workspace_bytes$", syms, re.MULTILINE)
+    _check_own_entry(syms)
     exe = tmp_path / "guard"
     subprocess.run([H100.nvcc, *nvcc.compile_flags(H100), str(obj), "-o", str(exe)],
                    check=True, capture_output=True, timeout=300)
