@@ -290,6 +290,10 @@ def _check_own_entry(syms: str) -> None:
     stub that a plain and a strided kernel of one tile and epilogue would share in a model."""
     assert "device_kernel" not in syms
     assert re.search(r"_impl5entry", syms)
+    # no per-device state in process-wide (STB_GNU_UNIQUE, nm "u") symbols: each model .so
+    # loaded into one process must opt its own kernel in to large shared memory
+    unique = [line for line in syms.splitlines() if " u " in line and "_impl" in line]
+    assert not unique, unique
 
 
 # Calls a GEMM kernel with args it must refuse before touching the GPU (so this runs with or
