@@ -104,14 +104,22 @@ def test_dynamic_batch(compiled, n):
     ref = _reference(tm, x)
     out = _run(model, x)
     err = rel_err(out.cpu().numpy(), ref.cpu().numpy())
-    agree = float((out.argmax(1) == ref.argmax(1)).float().mean())
+    same = out.argmax(1) == ref.argmax(1)
+    # A near-tie in fp32 (top-2 margin under 1% of the image's largest logit) may flip with
+    # fp16 rounding; every image with a clear winner must keep it.
+    top2 = ref.topk(2, dim=1).values
+    margin = ((top2[:, 0] - top2[:, 1]) / ref.abs().amax(dim=1)).cpu()
+    clear = margin > 1e-2
+    flipped = [(i, round(float(margin[i]), 5)) for i in (~same).nonzero().flatten().tolist()]
     per_image = ((out - ref).norm(dim=1) / ref.norm(dim=1)).cpu().numpy()
     worst = per_image.argsort()[::-1][:5]
-    msg = (f"{name} batch {n}: relative error {err:.3e}, top-1 agreement {agree:.4f}, worst "
+    msg = (f"{name} batch {n}: relative error {err:.3e}, top-1 agreement "
+           f"{float(same.float().mean()):.4f}, flipped (image, fp32 margin) {flipped}, worst "
            f"images {worst.tolist()} ({per_image[worst].round(4).tolist()}); kernels:\n  "
            f"{_kernels_at(model, n)}")
     assert err < 1e-2, msg
-    assert agree >= 0.98, msg
+    assert bool(same.cpu()[clear].all()), msg
+    assert float(same.float().mean()) >= 0.9, msg
 
 
 def test_graph_mode_equals_eager(compiled):
