@@ -114,3 +114,37 @@ def test_a_spec_without_working_kernels_names_the_compile_errors(monkeypatch):
     cands = {r: candidates_for(TARGET, r) for r in SECOND}
     with pytest.raises(select_mod.ProfileError, match="compile_error"):
         select_mod.profile_requests(TARGET, SECOND, cands)
+
+
+def test_validate_reports_each_batch_of_a_shared_process(monkeypatch, tmp_path, capsys):
+    """`python -m ait.tune.validate` runs one job per shape and prints one line per batch,
+    each with its own batch's results."""
+    import json
+    from types import SimpleNamespace
+
+    from ait.tune import validate
+    from ait.tune.build import ProfilerSpec
+
+    reqs = [(f"label {r.n}", r) for r in FIRST]
+    specs = {r: ProfilerSpec(r.family, r.epilogue, tuple(candidates_for(TARGET, r)))
+             for _, r in reqs}
+    prof = Profiler(Path("/fake/p"), tuple(next(iter(specs.values())).names))
+    profilers = {s: prof for s in specs.values()}
+    jobs_seen = []
+
+    def fake_run_jobs(jobs, on_result=None, **kw):
+        jobs = list(jobs)
+        jobs_seen.extend(jobs)
+        for i, job in enumerate(jobs):
+            on_result(i, [[Result(n, "ok", float(b), raw={"name": n, "batch": b})
+                           for n in job.names] for b in job.batches])
+
+    monkeypatch.setattr(validate, "run_jobs", fake_run_jobs)
+    out = tmp_path / "v.jsonl"
+    failures = validate.profile(reqs, specs, profilers, SimpleNamespace(out=str(out)))
+    assert failures == 0 and len(jobs_seen) == 1 and jobs_seen[0].batches == (1, 2, 4)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["label"] for line in lines] == ["label 1", "label 2", "label 4"]
+    assert [line["results"][0]["batch"] for line in lines] == [1, 2, 4]
+    printed = capsys.readouterr().out
+    assert "N=4   label 4" in printed and "3 problems (1 shapes)" in printed
