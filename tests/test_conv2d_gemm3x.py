@@ -192,6 +192,12 @@ def test_render(ep, target):
         # the SM count is cached per device, never read from the device properties per call
         assert "cudaGetDeviceProperties(" not in src
         assert "std::call_once" in src and "cudaDevAttrMultiProcessorCount" in src
+        # in a static function (inline statics are one process-wide symbol), for this kernel's
+        # own entry point, launched so that a launch error reaches the model's message
+        assert "static const DeviceInfo* device_info()" in src
+        assert "cudaFuncSetAttribute(entry," in src and "device_kernel<Kernel>," not in src
+        assert "return cudaLaunchKernelEx(&config, entry, params);" in src
+        assert "if (launch(params, stream) != cudaSuccess) return AIT_ERR_LAUNCH;" in src
         assert src.index("kernel_hardware_info.hpp") < src.index("collective_builder.hpp")
 
 
@@ -219,7 +225,7 @@ def test_render_strided(ep, target):
         assert "const uint4* x;" in src and "__ldg(g.x + source_vector<Index>(g, i))" in src
         assert "gather<int><<<" in src and "gather<long long><<<" in src
         assert "0, stream>>>(g);" in src and "cutlass::FastDivmod" in src
-        assert src.index("launch_gather(*a, xs,") < src.index("Gemm::run(params, stream)")
+        assert src.index("launch_gather(*a, xs,") < src.index("if (launch(params, stream) != cudaSuccess)")
         assert "make_arguments(*a, xs, dev->hw)" in src
         # workspace: slack to align xs up, xs, then the GEMM's own; too small -> WORKSPACE
         assert "return kWsAlign + round_up(xs_bytes(*a)) +" in src
