@@ -225,7 +225,8 @@ def test_render_strided(ep, target):
         assert "const uint4* x;" in src and "__ldg(g.x + source_vector<Index>(g, i))" in src
         assert "gather<int><<<" in src and "gather<long long><<<" in src
         assert "0, stream>>>(g);" in src and "cutlass::FastDivmod" in src
-        assert src.index("launch_gather(*a, xs,") < src.index("if (launch(params, stream) != cudaSuccess)")
+        gemm_launch = src.index("if (launch(params, stream) != cudaSuccess)")
+        assert src.index("launch_gather(*a, xs,") < gemm_launch
         assert "make_arguments(*a, xs, dev->hw)" in src
         # workspace: slack to align xs up, xs, then the GEMM's own; too small -> WORKSPACE
         assert "return kWsAlign + round_up(xs_bytes(*a)) +" in src
