@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from ait.backend.templates import render
 from ait.ops.epilogue import Activation, Epilogue
 
 
@@ -28,6 +29,25 @@ class KernelCandidate(Protocol):
     def name(self) -> str: ...
 
     def render(self) -> str: ...
+
+
+class TemplateKernel:
+    """Base of the candidate dataclasses: `render()` fills the class's TEMPLATE with the
+    kernel's name, its epilogue's values and what `template_values()` adds."""
+
+    TEMPLATE: ClassVar[str]
+    epilogue: Epilogue
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def template_values(self) -> dict:
+        raise NotImplementedError
+
+    def render(self) -> str:
+        return render(self.TEMPLATE, name=self.name, **self.template_values(),
+                      **epilogue_values(self.epilogue))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,8 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, Tile2x, best_alignment, epilogue_values
-from ait.backend.templates import render
+from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, Tile2x, best_alignment
 from ait.ops.epilogue import Epilogue
-
-TEMPLATE = "ops/conv2d/templates/conv2d_cutlass2x.cu.j2"
 
 
 class Iterator(enum.Enum):
@@ -62,7 +59,8 @@ FEW_CHANNEL_TILES: tuple[Tile2x, ...] = (
 
 
 @dataclass(frozen=True)
-class Conv2dCutlass2x:
+class Conv2dCutlass2x(TemplateKernel):
+    TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_cutlass2x.cu.j2"
     family: ClassVar[Family] = Family.CONV2D
     generation: ClassVar[str] = "2x"
     compile_cost: ClassVar[float] = 1.0
@@ -88,18 +86,10 @@ class Conv2dCutlass2x:
             return c == self.align_a
         return c % self.align_a == 0
 
-    def render(self) -> str:
-        return render(
-            TEMPLATE,
-            name=self.name,
-            acc_cpp=ACC_CPP[self.acc],
-            **self.tile.template_values(),
-            iterator=self.iterator.cpp,
-            align_a=self.align_a,
-            align_c=self.align_c,
-            swizzle=self.swizzle,
-            **epilogue_values(self.epilogue),
-        )
+    def template_values(self) -> dict:
+        return {"acc_cpp": ACC_CPP[self.acc], **self.tile.template_values(),
+                "iterator": self.iterator.cpp, "align_a": self.align_a,
+                "align_c": self.align_c, "swizzle": self.swizzle}
 
 
 

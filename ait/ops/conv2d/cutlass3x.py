@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, epilogue_values, shape_str
-from ait.backend.templates import render
+from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, shape_str
 from ait.ops.epilogue import Epilogue
 
-TEMPLATE = "ops/conv2d/templates/conv2d_cutlass3x.cu.j2"
 ALIGNMENT = 8  # TMA: C and K must be multiples of 8 fp16 (16-byte rows)
 
 
@@ -39,7 +37,8 @@ UNLISTED_TILE_SHAPES: frozenset[tuple[int, int, int]] = frozenset({(128, 64, 64)
 
 
 @dataclass(frozen=True)
-class Conv2dCutlass3x:
+class Conv2dCutlass3x(TemplateKernel):
+    TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_cutlass3x.cu.j2"
     family: ClassVar[Family] = Family.CONV2D
     generation: ClassVar[str] = "3x"
     compile_cost: ClassVar[float] = 5.0
@@ -56,15 +55,9 @@ class Conv2dCutlass3x:
     def supports(self, c: int, k: int) -> bool:
         return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
 
-    def render(self) -> str:
-        return render(
-            TEMPLATE,
-            name=self.name,
-            acc_cpp=ACC_CPP[self.acc],
-            tile=self.tile.shape,
-            cluster=self.tile.cluster,
-            **epilogue_values(self.epilogue),
-        )
+    def template_values(self) -> dict:
+        return {"acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
+                "cluster": self.tile.cluster}
 
 
 def candidates(epilogue: Epilogue, c: int, k: int, acc: str) -> list[Conv2dCutlass3x]:

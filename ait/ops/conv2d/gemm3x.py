@@ -27,11 +27,11 @@ GEMM over x, but they are one over xs = x[:, ::stride_h, ::stride_w, :]. The `st
 (`conv2d_gemm3x_s_*`, same template) first gathers xs into the caller's workspace with a 16-byte
 vectorized copy (n*p*q*c*2 bytes, 1/4 of x at stride 2), then runs the same GEMM on it. The
 copy costs one extra write + read of xs, but the GEMM then gets the persistent epilogue overlap
-above, which the (non-persistent) conv kernels lack; the profiler keeps it only where it wins. Only the two wide
-cooperative tiles (STRIDED_TILES): N = k is 512..2048, so a 256-wide N tile (fewer re-reads of
-xs) or a 256-tall M tile (fewer re-reads of w, which is large at k*c = 2M) both fill two
-warpgroups; the 128x128 tiles target small N and small batches, where the extra copy is not
-worth it and the strided conv kernels stay.
+above, which the (non-persistent) conv kernels lack; the profiler keeps it only where it wins.
+Only the two wide cooperative tiles (STRIDED_TILES): N = k is 512..2048, so a 256-wide N tile
+(fewer re-reads of xs) or a 256-tall M tile (fewer re-reads of w, which is large at k*c = 2M)
+both fill two warpgroups; the 128x128 tiles target small N and small batches, where the extra
+copy is not worth it and the strided conv kernels stay.
 """
 from __future__ import annotations
 
@@ -39,11 +39,9 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, epilogue_values, shape_str
-from ait.backend.templates import render
+from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, shape_str
 from ait.ops.epilogue import Epilogue
 
-TEMPLATE = "ops/conv2d/templates/conv2d_gemm3x.cu.j2"
 ALIGNMENT = 8  # TMA: rows of A (c), B (c), C/D (k) must be 16-byte multiples
 
 
@@ -103,7 +101,8 @@ def is_strided_pointwise(r: int, s: int, stride: tuple[int, int], pad: tuple[int
 
 
 @dataclass(frozen=True)
-class Conv2dGemm3x:
+class Conv2dGemm3x(TemplateKernel):
+    TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_gemm3x.cu.j2"
     family: ClassVar[Family] = Family.CONV2D
     generation: ClassVar[str] = "gemm3x"
     compile_cost: ClassVar[float] = 6.0  # a little above the 3.x conv: two warpgroups
@@ -122,18 +121,10 @@ class Conv2dGemm3x:
     def supports(self, c: int, k: int) -> bool:
         return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
 
-    def render(self) -> str:
-        return render(
-            TEMPLATE,
-            name=self.name,
-            strided=self.strided,
-            acc_cpp=ACC_CPP[self.acc],
-            tile=self.tile.shape,
-            cluster=self.tile.cluster,
-            kernel_schedule=self.tile.schedule.kernel,
-            epilogue_schedule=self.tile.schedule.epilogue,
-            **epilogue_values(self.epilogue),
-        )
+    def template_values(self) -> dict:
+        return {"strided": self.strided, "acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
+                "cluster": self.tile.cluster, "kernel_schedule": self.tile.schedule.kernel,
+                "epilogue_schedule": self.tile.schedule.epilogue}
 
 
 def candidates(epilogue: Epilogue, c: int, k: int, acc: str,

@@ -11,11 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, Tile2x, best_alignment, epilogue_values
-from ait.backend.templates import render
+from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, Tile2x, best_alignment
 from ait.ops.epilogue import Activation, Epilogue
-
-TEMPLATE = "ops/gemm/templates/gemm_rcr_cutlass2x.cu.j2"
 
 # (tile, split_k). Append to grow.
 CONFIGS: tuple[tuple[Tile2x, int], ...] = (
@@ -27,7 +24,8 @@ CONFIGS: tuple[tuple[Tile2x, int], ...] = (
 
 
 @dataclass(frozen=True)
-class GemmRcrCutlass2x:
+class GemmRcrCutlass2x(TemplateKernel):
+    TEMPLATE: ClassVar[str] = "ops/gemm/templates/gemm_rcr_cutlass2x.cu.j2"
     family: ClassVar[Family] = Family.GEMM
     generation: ClassVar[str] = "2x"
     compile_cost: ClassVar[float] = 1.0
@@ -51,18 +49,10 @@ class GemmRcrCutlass2x:
             return False  # NaN outputs: see the module docstring
         return k % self.align_a == 0 and n % self.align_c == 0
 
-    def render(self) -> str:
-        return render(
-            TEMPLATE,
-            name=self.name,
-            acc_cpp=ACC_CPP[self.acc],
-            **self.tile.template_values(),
-            split_k=self.split_k,
-            align_a=self.align_a,
-            align_c=self.align_c,
-            swizzle=self.swizzle,
-            **epilogue_values(self.epilogue),
-        )
+    def template_values(self) -> dict:
+        return {"acc_cpp": ACC_CPP[self.acc], **self.tile.template_values(),
+                "split_k": self.split_k, "align_a": self.align_a, "align_c": self.align_c,
+                "swizzle": self.swizzle}
 
 
 

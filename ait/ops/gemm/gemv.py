@@ -10,18 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import Family, epilogue_values
-from ait.backend.templates import render
+from ait.backend.kernel import Family, TemplateKernel
 from ait.ops.epilogue import Epilogue
-
-TEMPLATE = "ops/gemm/templates/gemm_rcr_gemv.cu.j2"
 
 # (rows of x per pass, warps per block). Append to grow.
 CONFIGS: tuple[tuple[int, int], ...] = ((8, 4), (2, 8))
 
 
 @dataclass(frozen=True)
-class GemmRcrGemv:
+class GemmRcrGemv(TemplateKernel):
+    TEMPLATE: ClassVar[str] = "ops/gemm/templates/gemm_rcr_gemv.cu.j2"
     family: ClassVar[Family] = Family.GEMM
     generation: ClassVar[str] = "gemv"
     compile_cost: ClassVar[float] = 0.2
@@ -38,9 +36,8 @@ class GemmRcrGemv:
     def supports(self, n: int, k: int) -> bool:
         return k % 8 == 0 and not self.epilogue.residual
 
-    def render(self) -> str:
-        return render(TEMPLATE, name=self.name, rows=self.rows, warps=self.warps,
-                      **epilogue_values(self.epilogue))
+    def template_values(self) -> dict:
+        return {"rows": self.rows, "warps": self.warps}
 
 
 def candidates(epilogue: Epilogue, n: int, k: int, acc: str) -> list[GemmRcrGemv]:
