@@ -125,10 +125,10 @@ def run_job(job: Job, gpu: str, timeout_s: float | None = None) -> list[list[Res
     remaining = list(everything)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     while remaining:
-        cmd = [str(job.profiler), *job.argv, *_remaining_argv(job, remaining)]
+        plan = _planned(job, remaining)
+        cmd = [str(job.profiler), *job.argv, *_plan_argv(job, plan)]
         messages, stderr, code, timed_out = _run_watched(
             cmd, env, timeout_s or PER_CANDIDATE_TIMEOUT_S)
-        plan = _planned(job, remaining)
         started = None
         for msg in messages:
             batch = msg.get("batch") if job.batches else None
@@ -174,8 +174,7 @@ def _planned(job: Job, remaining: list[tuple[int | None, int]]) -> list[tuple[in
     return [(b, i) for b, cands in by_batch.items() if cands == first for i in cands]
 
 
-def _remaining_argv(job: Job, remaining: list[tuple[int | None, int]]) -> list[str]:
-    plan = _planned(job, remaining)
+def _plan_argv(job: Job, plan: list[tuple[int | None, int]]) -> list[str]:
     batches = list(dict.fromkeys(b for b, _ in plan))
     cands = list(dict.fromkeys(i for _, i in plan))
     argv = [f"--{job.batch_flag}", *map(str, batches)] if job.batches else []
