@@ -243,6 +243,74 @@ def time_cuda(
     return summarize_ms([b.elapsed_time(e) / iters for b, e in events], iters)
 
 
+def time_caller(call: Callable[[], Any], queue: Callable[[], Any], *, calls: int = 200,
+                warmup: int = 20) -> dict[str, float]:
+    """What a caller sees, beside the pipelined figure of time_cuda:
+    single_ms: median wall time of `call()` followed by a device synchronize (one request
+    waiting for its answer); host_us: median wall time of `queue()` alone (the work queued,
+    not waited for), each call starting on an idle device so a full launch queue never blocks
+    it. Both are median of `calls` calls after `warmup`."""
+    torch = import_torch()
+    single, host = [], []
+    for i in range(warmup + calls):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        call()
+        torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        queue()
+        t2 = time.perf_counter()
+        if i >= warmup:
+            single.append((t1 - t0) * 1e3)
+            host.append((t2 - t1) * 1e6)
+    torch.cuda.synchronize()
+    return {"single_ms": statistics.median(single), "host_us": statistics.median(host)}
+
+
+def time_threads(make_worker: Callable[[int], Callable[[], Any]], threads: int,
+                 calls: int) -> float:
+    """Seconds for `threads` threads to each make `calls` calls of their own worker (each
+    thread on its own CUDA stream, made by make_worker(i) on that stream), all finished."""
+    import threading
+
+    torch = import_torch()
+    streams = [torch.cuda.Stream() for _ in range(threads)]
+    workers = []
+    for i, s in enumerate(streams):
+        with torch.cuda.stream(s):
+            workers.append(make_worker(i))
+    start_gate = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            with torch.cuda.stream(streams[i]):
+                workers[i]()  # warm-up: plans and graphs of this thread's context
+                streams[i].synchronize()
+                start_gate.wait()
+                for _ in range(calls):
+                    workers[i]()
+                streams[i].synchronize()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            errors.append(exc)
+            start_gate.abort()
+
+    pool = [threading.Thread(target=body, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    try:
+        start_gate.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
 def max_rel_err(y, ref) -> float:
     """max |y - ref| / max |ref| over torch tensors of the same number of elements."""
     y, ref = y.float().reshape(-1), ref.float().reshape(-1)
@@ -521,6 +589,8 @@ def progress(tag: str, batch_size: int, variant: str, row: dict) -> None:
         print(f"[{tag}] bs={batch_size:<4d} {variant:<14s} FAILED: {row['error']}", flush=True)
         return
     extra = f"  compile {row['compile_s']:.1f} s" if row.get("compile_s") else ""
+    if row.get("single_ms") is not None:
+        extra += f"  single call {row['single_ms']:.3f} ms, host {row['host_us']:.1f} us"
     print(
         f"[{tag}] bs={batch_size:<4d} {variant:<14s} {row['latency_ms']:9.3f} ms "
         f"{row['qps']:10.1f} im/s  ({row['runs']} runs x {row['iters_per_run']} iters){extra}",

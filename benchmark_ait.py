@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "where the time goes (op_ms in the results)")
     parser.add_argument("--compile-only", action="store_true",
                         help="compile (or find in the cache) and exit without benchmarking")
+    parser.add_argument("--threads", type=bu.nonneg_int, default=0, metavar="T",
+                        help="also measure aggregate images/s of T threads, each on its own "
+                        "CUDA stream, sharing one Model with num_runtimes=T, against 1 thread "
+                        "(default: 0, off)")
+    parser.add_argument("--thread-calls", type=bu.positive_int, default=200, metavar="N",
+                        help="calls per thread in the --threads measurement (default: 200)")
+    parser.add_argument("--no-caller-timing", action="store_true",
+                        help="skip the single-call latency and host-time measurements")
     parser.add_argument("--count", type=bu.positive_int, default=100,
                         help="launches per timed run (default: 100)")
     parser.add_argument("--repeat", type=bu.positive_int, default=5,
@@ -127,6 +135,7 @@ def compile_model(args, batch_range):
         num_classes=args.num_classes,
         **extra,
         stem=args.stem,
+        **({"num_runtimes": args.threads} if args.threads > 1 else {}),
     )
     compile_s = time.perf_counter() - start
     print(f"[ait] compile_resnet returned after {compile_s:.1f} s", flush=True)
@@ -186,6 +195,16 @@ def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str
            "output_finite": bool(torch.isfinite(y).all().item())}
     if not row["output_finite"]:
         print(f"[ait] warning: output at batch {bs} has non-finite values", flush=True)
+    if not getattr(args, "no_caller_timing", True) and device == "cuda":
+        row.update(caller_timing(torch, model, args, x, y))
+        print(f"[ait] batch {bs}: single call {row['single_ms']:.3f} ms, host {row['host_us']:.1f}"
+              f" us per call ({ROTATING_BUFFERS} rotating buffers: {row['single_rot_ms']:.3f} ms,"
+              f" {row['host_rot_us']:.1f} us)", flush=True)
+    if getattr(args, "threads", 0) > 0 and device == "cuda":
+        row.update(thread_throughput(torch, model, args, bs, out_tail))
+        print(f"[ait] batch {bs}: " + ", ".join(
+            f"{k.split('_')[1]} thread(s) {v:.0f} im/s" for k, v in row.items()
+            if k.startswith("threads_")), flush=True)
     if getattr(args, "profile_ops", False):
         ops = model.profile_ops_with_tensors([x], [y], count=20)
         kinds = {op["name"]: op["kind"] for op in model.meta["ops"]}
@@ -202,6 +221,44 @@ def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str
             print(f"[ait] warning: output at batch {bs} differs from timm fp16 eager "
                   f"(max rel err {row['max_rel_err']:.3g})", flush=True)
     return row
+
+
+ROTATING_BUFFERS = 8
+
+
+def caller_timing(torch, model, args, x, y) -> dict:
+    """Single-call latency and host time per call, with one fixed input/output pair and with
+    ROTATING_BUFFERS pairs used in turn (as a server with a buffer pool does)."""
+    g = args.use_graph
+    fixed = bu.time_caller(lambda: model.run_with_tensors([x], [y], graph_mode=g),
+                           lambda: model.run_with_tensors([x], [y], graph_mode=g, sync=False))
+    pairs = [(x.clone(), torch.empty_like(y)) for _ in range(ROTATING_BUFFERS)]
+    turn = iter(range(1 << 62))
+
+    def rotating(sync: bool):
+        xi, yi = pairs[next(turn) % len(pairs)]
+        model.run_with_tensors([xi], [yi], graph_mode=g, sync=sync)
+
+    rot = bu.time_caller(lambda: rotating(True), lambda: rotating(False))
+    del pairs
+    return {"single_ms": fixed["single_ms"], "host_us": fixed["host_us"],
+            "single_rot_ms": rot["single_ms"], "host_rot_us": rot["host_us"]}
+
+
+def thread_throughput(torch, model, args, bs: int, out_tail: tuple[int, ...]) -> dict:
+    """Aggregate images/s of 1 and of args.threads threads (own streams, own buffers), each
+    calling the shared model args.thread_calls times with sync=False."""
+    def make_worker(_i):
+        xi = torch.randn(bs, args.image_size, args.image_size, 3, device="cuda",
+                         dtype=torch.float16)
+        yi = torch.empty((bs, *out_tail), device="cuda", dtype=torch.float16)
+        return lambda: model.run_with_tensors([xi], [yi], graph_mode=args.use_graph, sync=False)
+
+    out = {}
+    for t in sorted({1, args.threads}):
+        seconds = bu.time_threads(make_worker, t, args.thread_calls)
+        out[f"threads_{t}_qps"] = t * args.thread_calls * bs / seconds
+    return out
 
 
 def main() -> int:
@@ -252,6 +309,11 @@ def main() -> int:
                                   if op.get("kernels")}),
         "timing": "ait Model.benchmark_with_tensors: median latency of `repeat` runs of "
                   "`count` launches, after one warm-up call",
+        "caller_timing": None if args.no_caller_timing else
+        "single_ms: median wall time of run_with_tensors(sync=True) on an idle GPU; host_us: "
+        "median wall time of run_with_tensors(sync=False); *_rot: with "
+        f"{ROTATING_BUFFERS} input/output pairs in turn",
+        "threads": args.threads, "thread_calls": args.thread_calls,
         "count": args.count, "repeat": args.repeat,
     })
     print(f"[ait] {bu.gpu_name(metadata)}  ait {metadata['ait']}  "

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="minimum warm-up seconds (default: 1.0)")
     parser.add_argument("--no-cudnn-benchmark", action="store_true",
                         help="leave torch.backends.cudnn.benchmark off")
+    parser.add_argument("--no-caller-timing", action="store_true",
+                        help="skip the single-call latency and host-time measurements")
     parser.add_argument("--no-check", action="store_true",
                         help="skip comparing each variant's output with eager NCHW")
     return parser
@@ -179,6 +181,12 @@ class Runner:
         return {"warmup": a.warmup, "warmup_s": a.warmup_s, "runs": a.runs,
                 "iters_per_run": a.iters or None}
 
+    def caller_timing(self, fn) -> dict:
+        """single_ms / host_us as benchmark_ait.py measures them (bench_utils.time_caller)."""
+        if self.args.no_caller_timing:
+            return {}
+        return bu.time_caller(fn, fn)
+
     def measure(self, variant: str, x, ref) -> dict:
         torch = self.torch
         bs = x.shape[0]
@@ -188,6 +196,7 @@ class Runner:
             inp = x if variant == "eager" else x.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 stats = bu.time_cuda(lambda: model(inp), **self.timing_kwargs())
+                extra.update(self.caller_timing(lambda: model(inp)))
                 out = model(inp)
         elif variant == "cl_graph":
             static_x = x.contiguous(memory_format=torch.channels_last).clone(
@@ -195,6 +204,7 @@ class Runner:
             with torch.inference_mode():
                 graph, out = capture_graph(torch, self.cl, static_x)
                 stats = bu.time_cuda(graph.replay, **self.timing_kwargs())
+                extra.update(self.caller_timing(graph.replay))
             del graph
         elif variant == "compile_graph":
             stats, out, extra = self._measure_compiled(x)
@@ -224,8 +234,9 @@ class Runner:
             compile_s = time.perf_counter() - start
             graph, out = capture_graph(torch, compiled, static_x)
             stats = bu.time_cuda(graph.replay, **self.timing_kwargs())
+            extra = {"compile_s": compile_s, **self.caller_timing(graph.replay)}
         del graph
-        return stats, out, {"compile_s": compile_s}
+        return stats, out, extra
 
 
 def main() -> int:

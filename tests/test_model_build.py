@@ -9,9 +9,9 @@ from ait.backend.target import Target
 def captured(monkeypatch):
     calls = []
 
-    def fake_compile_model(y, target, workdir, name, profile=True):
+    def fake_compile_model(y, target, workdir, name, profile=True, num_runtimes=1):
         calls.append({"y": y, "target": target, "workdir": workdir, "name": name,
-                      "profile": profile})
+                      "profile": profile, "num_runtimes": num_runtimes})
         return "model"
 
     monkeypatch.setattr(build, "compile_model", fake_compile_model)
@@ -22,10 +22,12 @@ def captured(monkeypatch):
 def test_compile_resnet_passes_everything_through(captured, stem):
     target = Target.for_arch(90, nvcc="nvcc")
     out = build.compile_resnet("resnet18", (1, 8), "wd", use_fp16_acc=True, num_classes=10,
-                               image_size=64, target=target, profile=False, stem=stem)
+                               image_size=64, target=target, profile=False, stem=stem,
+                               num_runtimes=3)
     assert out == "model"
     (call,) = captured
     assert call["target"] is target and call["profile"] is False and call["workdir"] == "wd"
+    assert call["num_runtimes"] == 3
     suffix = "padded" if stem == "padded" else "s2d"
     assert call["name"] == f"resnet18_b1-8_64px_10c_acc16_{suffix}"
     assert call["y"].shape()[-1].value == 10

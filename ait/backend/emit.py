@@ -30,12 +30,19 @@ class EmitContext:
         self.dims = g.dynamic_dims()
         self._dims = {id(d): i for i, d in enumerate(self.dims)}
         self._by_name = {t.name: t for t in g.tensors()}
+        self.touches_io = False  # set by ptr(): the op being emitted reads an input or
+        # writes an output, so the runtime records it per caller pointer set
+
+    def begin_op(self) -> None:
+        self.touches_io = False
 
     def ptr(self, t: Tensor) -> str:
         """A C++ expression for the tensor's device pointer (void* or const void*)."""
         if id(t) in self._outputs:
+            self.touches_io = True
             return f"out[{self._outputs[id(t)]}]"
         if t.kind is TensorKind.INPUT:
+            self.touches_io = True
             return f"const_cast<void*>(in[{self._inputs[id(t)]}])"
         if t.kind is TensorKind.CONSTANT:
             return f"m.constants[{self._constants[id(t)]}]"

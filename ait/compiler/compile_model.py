@@ -54,10 +54,12 @@ def _check_dtypes(graph: Graph) -> None:
 
 
 def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str | Path = "./tmp",
-                  name: str = "model", *, profile: bool = True, verbose: bool = True):
+                  name: str = "model", *, profile: bool = True, verbose: bool = True,
+                  num_runtimes: int = 1):
     """Compile the graph that computes ``outputs`` into ``workdir/name/<name>.so``; returns a
-    loaded ``Model``. ``profile=False`` takes the first candidate that fits each op instead
-    of timing them (no GPU needed; also ``AIT_FIXED_KERNEL=first``)."""
+    loaded ``Model`` with ``num_runtimes`` execution contexts (calls that may run at once).
+    ``profile=False`` takes the first candidate that fits each op instead of timing them (no
+    GPU needed; also ``AIT_FIXED_KERNEL=first``)."""
     from ait.runtime.model import Model
     from ait.tune import kernel_sources, select_kernels
 
@@ -92,4 +94,4 @@ def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: s
     (out_dir / "build_summary.txt").write_text(summary + "\n")
     if verbose:
         print(summary, flush=True)
-    return Model(so)
+    return Model(so, num_runtimes=num_runtimes)
