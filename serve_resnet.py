@@ -58,6 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="how long a batch waits for more requests after its first (ms)")
     ap.add_argument("--num-runtimes", type=int, default=2,
                     help="execution contexts per replica = batches in flight (gpu)")
+    ap.add_argument("--no-graph", action="store_true",
+                    help="gpu: launch kernels one by one instead of replaying CUDA graphs")
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--num-classes", type=int, default=1000,
                     help="classes without a weights file (a weights file says its own)")
@@ -83,7 +85,7 @@ def config_from_args(args) -> serving.ServeConfig:
         model=args.model, weights=args.weights, backend=args.backend, max_batch=args.max_batch,
         batch_wait_ms=args.batch_wait_ms, image_size=args.image_size,
         num_classes=args.num_classes, lib=args.lib, workdir=str(Path(args.workdir).resolve()),
-        num_runtimes=args.num_runtimes, default_top=args.top)
+        num_runtimes=args.num_runtimes, default_top=args.top, graph_mode=not args.no_graph)
 
 
 def _runtime_env() -> dict:

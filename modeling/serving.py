@@ -13,6 +13,7 @@ requests of that batch only, and the handler keeps serving.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import math
@@ -58,6 +59,7 @@ class ServeConfig:
     num_runtimes: int = 2            # execution contexts per replica (gpu), batches in flight
     seed: int = 0                    # random weights when no file is given
     default_top: int = 5             # classes per image unless the request says
+    graph_mode: bool = True          # gpu: replay CUDA graphs (one per batch size met)
 
     @property
     def batches_in_flight(self) -> int:
@@ -125,13 +127,13 @@ class ReferenceBackend:
 
 
 def _open_model(lib_path, num_runtimes: int):
-    """``ait.Model``, with ``num_runtimes`` execution contexts where the constructor has them."""
+    """(``ait.Model``, whether it may be called from several threads at once): with
+    ``num_runtimes`` execution contexts where the constructor has them."""
     import ait
 
-    kwargs = {}
     if "num_runtimes" in inspect.signature(ait.Model).parameters:
-        kwargs["num_runtimes"] = num_runtimes
-    return ait.Model(lib_path, **kwargs)
+        return ait.Model(lib_path, num_runtimes=num_runtimes), True
+    return ait.Model(lib_path), False
 
 
 class GpuBackend:
@@ -143,7 +145,11 @@ class GpuBackend:
     def __init__(self, cfg: ServeConfig):
         self.model_name = cfg.model
         lib = cfg.lib or self._compile(cfg)
-        self.model = _open_model(lib, cfg.num_runtimes)
+        self.model, shared = _open_model(lib, cfg.num_runtimes)
+        # a Model of one context runs one batch at a time; Ray may hand over several
+        self._serial = contextlib.nullcontext() if shared else threading.Lock()
+        self._local = threading.local()
+        self.graph_mode = cfg.graph_mode
         spec = self.model.meta["inputs"][0]["shape"]
         batch, h, _, _ = spec
         hi = batch["upper"] if isinstance(batch, dict) else batch
@@ -181,12 +187,21 @@ class GpuBackend:
         return path
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self._serial:
+            return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         if self.torch is not None:
             torch = self.torch
-            xin = torch.from_numpy(x).to("cuda", torch.float16, non_blocking=False).contiguous()
-            y = torch.empty(x.shape[0], self.num_classes, dtype=torch.float16, device="cuda")
-            self.model.run_with_tensors([xin], [y], graph_mode=True)
-            return y.float().cpu().numpy()
+            stream = getattr(self._local, "stream", None)
+            if stream is None:  # one stream per thread: batches in flight overlap
+                stream = self._local.stream = torch.cuda.Stream()
+            with torch.cuda.stream(stream):
+                xin = torch.from_numpy(x).to("cuda").to(torch.float16).contiguous()
+                y = torch.empty(x.shape[0], self.num_classes, dtype=torch.float16,
+                                device="cuda")
+                self.model.run_with_tensors([xin], [y], graph_mode=self.graph_mode)
+                return y.float().cpu().numpy()
         xin = self.model.numpy_to_ait_data(x)
         out = None
         try:
