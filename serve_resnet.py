@@ -128,10 +128,10 @@ def build_app(cfg: serving.ServeConfig, num_replicas: int = 1):
                 return JSONResponse({"error": f"{request.method} is not served: POST an image "
                                               "or an .npy array (GET /info for the model)"},
                                     status_code=405)
-            try:
-                item = self.handler.decode(await request.body(),
-                                           request.headers.get("content-type"),
-                                           request.query_params.get("top"))
+            try:  # decoding in a thread too: the loop goes on taking requests
+                item = await asyncio.to_thread(self.handler.decode, await request.body(),
+                                               request.headers.get("content-type"),
+                                               request.query_params.get("top"))
             except serving.RequestError as e:
                 return JSONResponse({"error": str(e)}, status_code=e.status)
             reply = await self.batched(item)
