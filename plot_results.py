@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None,
                         help="only results of this model (default: the only one present)")
     parser.add_argument("--title", default=None, help="figure title (default: model and GPU)")
+    parser.add_argument("--serve", action="store_true",
+                        help="draw throughput (and p50/p99 latency) vs concurrent clients from "
+                        "bench_serve.py's results instead")
     return parser
 
 
@@ -110,9 +113,64 @@ def plot(series, out: Path, *, latency: bool, log_y: bool, title: str) -> None:
     plt.close(fig)
 
 
+def plot_serve(docs, out: Path | None, results_dir: Path, title: str | None) -> Path:
+    """Throughput vs concurrency, one line per bench_serve.py result file, with a p50/p99
+    latency panel; prints a table of the same rows."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise bu.BenchError(f"cannot import matplotlib ({exc}); pip install matplotlib") from None
+    fig, (ax_qps, ax_lat) = plt.subplots(1, 2, figsize=(15, 5))
+    ticks: set[int] = set()
+    print("| File | Clients | Throughput (im/s) | p50 (ms) | p99 (ms) | Mean server batch |")
+    print("|---|---|---|---|---|---|")
+    for path, doc in docs:
+        rows = sorted(bu.ok_rows(doc["rows"]), key=lambda r: r["concurrency"])
+        if not rows:
+            continue
+        server = doc["metadata"].get("server") or {}
+        label = f"{doc['model']} {server.get('backend', '')} ({path.stem})".strip()
+        xs = [r["concurrency"] for r in rows]
+        ticks.update(xs)
+        ax_qps.plot(xs, [r["qps"] for r in rows], marker="o", label=label)
+        ax_lat.plot(xs, [r["p50_ms"] for r in rows], marker="o", label=f"{label} p50")
+        ax_lat.plot(xs, [r["p99_ms"] for r in rows], marker="^", linestyle="--",
+                    label=f"{label} p99")
+        for r in rows:
+            print(f"| {path.stem} | {r['concurrency']} | {r['qps']:.1f} | {r['p50_ms']:.2f} | "
+                  f"{r['p99_ms']:.2f} | {r['mean_server_batch']:.2f} |")
+    for ax in (ax_qps, ax_lat):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
+        ax.set_xlabel("concurrent clients")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    ax_qps.set_ylabel("throughput (images/s)")
+    ax_lat.set_yscale("log")
+    ax_lat.set_ylabel("latency (ms)")
+    fig.suptitle(title or "serve_resnet.py under load (bench_serve.py)")
+    fig.tight_layout()
+    out = out or results_dir / "serve_qps.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def main() -> int:
     args = build_parser().parse_args()
     docs = bu.load_results_dir(args.results_dir)
+    serve_docs = [(p, d) for p, d in docs if d["kind"] == "serve"]
+    docs = [(p, d) for p, d in docs if d["kind"] != "serve"]  # rows per concurrency, not batch
+    if args.serve:
+        if not any(bu.ok_rows(d["rows"]) for _, d in serve_docs):
+            raise bu.BenchError(f"no bench_serve.py results in {args.results_dir}")
+        out = plot_serve(serve_docs, args.out, args.results_dir, args.title)
+        print(f"\n[plot] wrote {out}", flush=True)
+        return 0
     if not docs:
         raise bu.BenchError(f"no benchmark results in {args.results_dir} (run benchmark_pt.py "
                             "and benchmark_ait.py first)")
