@@ -101,14 +101,7 @@ def nonneg_int(text: str) -> int:
     return value
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ait.cli import positive_int  # noqa: E402 - one definition for every script
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_stem: str) -> None:
