@@ -62,7 +62,9 @@ PER=$(( BATCH / NDEV ))
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ -z ${PYTHON:-} ]]; then
-    VENV_PY=$SCRIPT_DIR/${AIT_VENV:-.venv}/bin/python
+    VENV=${AIT_VENV:-.venv}
+    [[ $VENV == /* ]] || VENV=$SCRIPT_DIR/$VENV
+    VENV_PY=$VENV/bin/python
     if [[ -x $VENV_PY ]]; then PYTHON=$VENV_PY; else PYTHON=python3; fi
 fi
 BENCH_AIT=${BENCH_AIT:-$SCRIPT_DIR/benchmark_ait.py}

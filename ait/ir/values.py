@@ -52,7 +52,8 @@ def checked_array(value, what: str, dtype: str = "float32", *, allow_int: bool =
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise AitError(f"{what} has {int(bad.sum())} NaN/Inf value(s) (first at index "
                        f"{first}); expected finite numbers")
-    cast = arr.astype(target, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is reported below, by name
+        cast = arr.astype(target, copy=False)
     if arr.dtype.itemsize > target.itemsize and arr.size:
         over = np.isfinite(arr) & ~np.isfinite(cast)
         if over.any():
