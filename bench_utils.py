@@ -101,14 +101,7 @@ def nonneg_int(text: str) -> int:
     return value
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ait.cli import positive_int  # noqa: E402 - one definition for every script
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_stem: str) -> None:
@@ -140,6 +133,14 @@ def run_main(main: Callable[[], int], prog: str) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line must always say why it failed
+        from ait import AitError
+        from ait.cli import debug_requested
+
+        if isinstance(exc, AitError):  # names its input or fault: one line, as BenchError
+            if debug_requested():
+                traceback.print_exc()
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 1
         traceback.print_exc()
         print(f"{prog}: error: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ it), so that what is timed is a model that computes the right thing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -176,6 +177,18 @@ def bind_weights(model, args):
     return timm_model, source
 
 
+def check_inputs(args) -> None:
+    """The files and dirs the run needs, before the GPU is asked for: on any machine a bad
+    weights file or work dir is reported as such (not as a missing GPU)."""
+    from ait import fs
+    from modeling.resnet import create_resnet
+    from weight_utils import load_weights
+
+    if args.weights is not None:
+        load_weights(args.weights, create_resnet(args.model, args.num_classes, stem=args.stem))
+    fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}")
+
+
 def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str,
             ref_model=None, device: str = "cuda") -> dict:
     """Time one batch size and check its output against ref_model (timm, NCHW) if given;
@@ -269,8 +282,10 @@ def main() -> int:
     if outside:
         raise bu.BenchError(f"batch size(s) {outside} outside --batch-range "
                             f"{batch_range[0]},{batch_range[1]}")
-    torch = bu.require_cuda()
-    if args.use_graph and getattr(torch.version, "hip", None):
+    check_inputs(args)
+    # --compile-only needs no GPU where AIT_ARCH names the arch (with AIT_FIXED_KERNEL=first)
+    torch = None if args.compile_only and os.environ.get("AIT_ARCH") else bu.require_cuda()
+    if torch is not None and args.use_graph and getattr(torch.version, "hip", None):
         print("[ait] ROCm: graph mode off, as upstream", flush=True)
         args.use_graph = False
     model, compile_s = compile_model(args, batch_range)

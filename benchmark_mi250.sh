@@ -20,7 +20,8 @@ no nvidia-smi) or CUDA_VISIBLE_DEVICES on NVIDIA. If that variable is already se
 NDEV entries are used; otherwise devices 0..NDEV-1.
 
 Environment:
-  PYTHON       interpreter (default: python3)
+  PYTHON       interpreter (default: the project's .venv/bin/python when it exists,
+               else python3)
   RESULTS_DIR  results root (default: ./results); this run writes
                RESULTS_DIR/dp_b<BATCH>_x<NDEV>/{dev<i>.json,dev<i>.log,summary.json}
   DP_PLATFORM  force 'rocm' or 'cuda' instead of detecting it
@@ -60,7 +61,12 @@ EXTRA=("$@")
 PER=$(( BATCH / NDEV ))
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PYTHON=${PYTHON:-python3}
+if [[ -z ${PYTHON:-} ]]; then
+    VENV=${AIT_VENV:-.venv}
+    [[ $VENV == /* ]] || VENV=$SCRIPT_DIR/$VENV
+    VENV_PY=$VENV/bin/python
+    if [[ -x $VENV_PY ]]; then PYTHON=$VENV_PY; else PYTHON=python3; fi
+fi
 BENCH_AIT=${BENCH_AIT:-$SCRIPT_DIR/benchmark_ait.py}
 RESULTS_DIR=${RESULTS_DIR:-results}
 [[ -f $BENCH_AIT ]] || die "benchmark script not found: $BENCH_AIT"

@@ -242,11 +242,11 @@ class Runner:
 def main() -> int:
     args = build_parser().parse_args()
     variants = args.variants
-    torch = bu.require_cuda()
-    try:
+    try:  # what the run needs before the GPU: a missing timm is reported as such
         import timm  # noqa: F401 - fail early and in one line
     except ImportError as exc:
         raise bu.BenchError(f"cannot import timm ({exc})") from None
+    torch = bu.require_cuda()
 
     torch.backends.cudnn.benchmark = not args.no_cudnn_benchmark
     stem = args.out_name or f"pt_{args.model}"

@@ -20,11 +20,12 @@ import numpy as np
 
 
 def parse_args(argv=None):
+    from ait import cli
     from modeling.resnet import SPECS
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--weights", required=True, help="weights file (.npz or .safetensors)")
     ap.add_argument("--model", default="resnet50", choices=sorted(SPECS))
     src = ap.add_mutually_exclusive_group()
@@ -32,21 +33,40 @@ def parse_args(argv=None):
                                      "or [224, 224, 3]")
     src.add_argument("--image", help="an image file (resized, center-cropped, normalised)")
     ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
-    ap.add_argument("--max-batch", type=int, default=None,
+    ap.add_argument("--max-batch", type=cli.positive_int, default=None,
                     help="largest batch the compiled model serves (default: the input's batch)")
     ap.add_argument("--use-fp16-acc", action="store_true", help="accumulate in fp16")
-    ap.add_argument("--top", type=int, default=5, help="how many classes to print")
+    ap.add_argument("--top", type=cli.positive_int, default=5, help="how many classes to print")
     ap.add_argument("--save", help="write the logits to this .npy file")
     return ap.parse_args(argv)
 
 
 def load_batch(args) -> np.ndarray:
+    """The input batch, NHWC float32, checked: a real-float array (an integer, boolean or
+    complex file is an error, float64 is rounded with a warning), every value finite and
+    within float16's range (the model's input dtype)."""
+    from ait import AitError
+    from ait.ir.values import checked_array
+
     if args.input:
-        x = np.load(args.input, allow_pickle=False)
+        path = Path(args.input)
+        if not path.is_file():
+            raise AitError(f"--input {path}: file does not exist")
+        try:
+            x = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise AitError(f"--input {path}: not a readable .npy array ({e})") from None
+        if not isinstance(x, np.ndarray):
+            raise AitError(f"--input {path}: holds several arrays (an .npz?); expected one .npy "
+                           "array [N, 224, 224, 3]")
         if x.ndim == 3:
             x = x[None]
-        if x.ndim != 4 or x.shape[1:] != (224, 224, 3):
-            raise ValueError(f"{args.input}: expected [N, 224, 224, 3] NHWC, got {x.shape}")
+        if x.ndim != 4 or x.shape[1:] != (224, 224, 3) or x.shape[0] < 1:
+            raise AitError(f"{args.input}: expected [N, 224, 224, 3] NHWC, got {x.shape}")
+        checked_array(x, f"--input {path}", "float16", finite=True)
+        if x.dtype.itemsize > 4:
+            print(f"warning: --input {path} is {x.dtype}; rounded to float16 for the model",
+                  file=sys.stderr)
         return x.astype(np.float32)
     from modeling.images import preprocess
 
@@ -60,15 +80,32 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from ait import AitError
+    from ait import AitError, fs
+    from ait.backend.target import TargetError, gpu_compute_capabilities
     from modeling.build import compile_resnet
     from modeling.resnet import create_resnet
     from weight_utils import load_weights
 
     try:
+        # every input first, then the machine: a bad file is reported as such anywhere
         x = load_batch(args)
         n = x.shape[0]
+        if args.max_batch is not None and args.max_batch < n:
+            raise AitError(f"--max-batch {args.max_batch} is smaller than the input's batch {n}")
         params = load_weights(args.weights, create_resnet(args.model))
+        if args.save:
+            save = Path(args.save)
+            if save.suffix != ".npy":
+                raise AitError(f"--save {save}: expected a name ending in .npy")
+            if not save.parent.is_dir():
+                raise AitError(f"--save {save}: directory {save.parent} does not exist")
+            fs.require_writable_dir(save.parent, f"--save {save}")
+        fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}")
+        try:
+            gpu_compute_capabilities()
+        except TargetError as e:
+            raise AitError(f"{e} (infer_with_numpy.py runs the model, so it needs a GPU; "
+                           "inputs and weights were checked and are fine)") from None
         hi = max(args.max_batch or n, n)
         t0 = time.perf_counter()
         model = compile_resnet(args.model, (1, hi), args.workdir, args.use_fp16_acc)
@@ -85,6 +122,8 @@ def main(argv=None) -> int:
             model.free_ait_data(xin)
             model.free_ait_data(out)
     except (AitError, ValueError, OSError) as e:
+        if args.debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 1
     probs = softmax(logits)
@@ -93,7 +132,11 @@ def main(argv=None) -> int:
         print(f"image {i}: " + ", ".join(f"class {c} ({probs[i, c]:.4f})" for c in order))
     print(f"ran batch {n} in {ms:.2f} ms (first run, includes launch setup)")
     if args.save:
-        np.save(args.save, logits)
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, logits)
+        fs.write_atomic(Path(args.save), buf.getvalue())
         print(f"wrote {Path(args.save)}")
     if "torch" in sys.modules:  # a promise of this script: keep it checked
         print("warning: torch was imported", file=sys.stderr)
@@ -101,4 +144,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ait import cli
+
+    sys.exit(cli.run(main, "infer_with_numpy.py"))

@@ -20,7 +20,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ait import AitError
+from ait import AitError, cli, fs
+from ait.ir.values import checked_array
 from ait.ops.space_to_depth.op import s2d_conv_weight, s2d_conv_weight_inverse
 
 _CONV_TO_BN = [
@@ -69,10 +70,19 @@ def expected_shapes(ait_model) -> dict[str, tuple[int, ...]]:
     return {name.replace(".", "_"): tuple(p.shape()) for name, p in ait_model.named_parameters()}
 
 
-def conform(params: Mapping[str, np.ndarray], ait_model,
-            dtype: str = "float16") -> dict[str, np.ndarray]:
-    """Check names and shapes against the ait model, zero-padding input channels where the
-    model's weight is wider (the few-channels stem), and cast. Errors name the key."""
+def model_dtype(ait_model) -> str:
+    """The dtype of the model's parameters (what a weights file is cast to by default)."""
+    dtypes = {p.tensor.dtype for _, p in ait_model.named_parameters()}
+    return dtypes.pop() if len(dtypes) == 1 else "float32"
+
+
+def conform(params: Mapping[str, np.ndarray], ait_model, dtype: str | None = None,
+            source: str = "weights") -> dict[str, np.ndarray]:
+    """Check names, shapes and values against the ait model, zero-padding input channels
+    where the model's weight is wider (the few-channels stem), and cast to ``dtype`` (default:
+    the model's). Errors name ``source`` and the key: a tensor that is not real floats (int,
+    bool, complex), holds NaN/Inf, or overflows ``dtype``."""
+    dtype = dtype or model_dtype(ait_model)
     expected = expected_shapes(ait_model)
     # modules that store a transformed weight (channel-padded, space-to-depth): name -> module
     transformed = {(n + ".weight").lstrip(".").replace(".", "_"): m
@@ -87,13 +97,14 @@ def conform(params: Mapping[str, np.ndarray], ait_model,
     out = {}
     for key, shape in expected.items():
         arr = np.asarray(params[key])
+        checked_array(arr, f"{source}: tensor {key!r}", dtype, finite=True)
         if arr.shape != shape:
             module = transformed.get(key)
-            source = _as_source_weight(arr, module.source_weight_shape) if module else None
-            if source is None:
+            stem = _as_source_weight(arr, module.source_weight_shape) if module else None
+            if stem is None:
                 want = f"{shape}" + (f" or {module.source_weight_shape}" if module else "")
                 raise AitError(f"weight {key!r} has shape {arr.shape}, the model expects {want}")
-            arr = module.transform_weight(source)
+            arr = module.transform_weight(stem)
         out[key] = np.ascontiguousarray(arr.astype(dtype))
     return out
 
@@ -123,17 +134,39 @@ def timm_to_ait(timm_model, ait_model, dtype: str = "float16") -> dict[str, np.n
 
 
 # -- weights files ---------------------------------------------------------------------------
-def save_weights(params: Mapping[str, np.ndarray], path: str | Path) -> Path:
+def check_weights_path(path: str | Path, what: str = "weights file") -> Path:
+    """Where a weights file can be written: a known suffix, an existing writable directory
+    (checked before any work, so that nothing is computed for nothing)."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.numpy import save_file
-
-        save_file({k: np.ascontiguousarray(v) for k, v in params.items()}, str(path))
-    elif path.suffix == ".npz":
-        np.savez(path, **params)
-    else:
-        raise AitError(f"{path}: weights files end in .npz or .safetensors")
+    if path.suffix not in (".npz", ".safetensors"):
+        raise AitError(f"{what} {path}: expected a name ending in .npz or .safetensors")
+    parent = path.parent
+    if not parent.is_dir():
+        raise AitError(f"{what} {path}: directory {parent} does not exist (create it first)")
+    if path.is_dir():
+        raise AitError(f"{what} {path}: is a directory; expected a file name")
+    fs.require_writable_dir(parent, f"{what} {path}")
     return path
+
+
+def save_weights(params: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """Write a weights file atomically (a temporary name, then a rename): an interrupted
+    write never leaves a partial file under the real name."""
+    path = check_weights_path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import save
+
+        data = save({k: np.ascontiguousarray(v) for k, v in params.items()})
+    else:
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **params)
+        data = buf.getvalue()
+    try:
+        return fs.write_atomic(path, data)
+    except OSError as e:
+        raise AitError(f"weights file {path}: cannot be written ({e.strerror or e})") from None
 
 
 def load_weights(path: str | Path, ait_model=None,
@@ -152,28 +185,45 @@ def load_weights(path: str | Path, ait_model=None,
             with np.load(path, allow_pickle=False) as f:
                 params = {k: f[k] for k in f.files}
     except Exception as e:  # corrupt or foreign file: say which
-        raise AitError(f"{path}: not a readable .npz/.safetensors weights file ({e})") from e
-    if ait_model is not None:
-        params = conform(params, ait_model, dtype or next(iter(params.values())).dtype.name)
-    return params
+        raise AitError(f"{path}: not a readable .npz/.safetensors weights file "
+                       f"({cli._message(e)})") from None
+    if not params:
+        want = (f"the {len(expected_shapes(ait_model))} tensors of the model"
+                if ait_model is not None else "tensors")
+        raise AitError(f"weights file {path} holds no tensors; expected {want} (make one with "
+                       f"`python weight_utils.py --model resnet50 --out {path.name}`)")
+    if ait_model is None:
+        for key, arr in params.items():  # real floats only, whatever they load into
+            checked_array(arr, f"{path}: tensor {key!r}",
+                          arr.dtype.name if arr.dtype.kind == "f" else "float32")
+        return params
+    dtype = dtype or model_dtype(ait_model)
+    out = conform(params, ait_model, dtype, source=str(path))
+    wider = [k for k, v in params.items() if v.dtype.itemsize > np.dtype(dtype).itemsize]
+    if wider:
+        kinds = sorted({params[k].dtype.name for k in wider})
+        print(f"warning: {path}: {len(wider)} tensor(s) stored as {'/'.join(kinds)} rounded "
+              f"to {dtype} for the model (first {sorted(wider)[0]!r})", file=sys.stderr)
+    return out
 
 
 # -- CLI -------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     from modeling.resnet import SPECS
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="resnet50", choices=sorted(SPECS))
     ap.add_argument("--out", required=True, help="output file (.npz or .safetensors)")
     ap.add_argument("--pretrained", action="store_true",
                     help="load timm's pretrained weights (needs them downloadable or cached)")
     ap.add_argument("--seed", type=int, default=0,
                     help="seed for random init (without --pretrained)")
-    ap.add_argument("--num-classes", type=int, default=1000)
+    ap.add_argument("--num-classes", type=cli.positive_int, default=1000)
     ap.add_argument("--dtype", default="float16", choices=["float16", "float32"])
     args = ap.parse_args(argv)
     try:
+        check_weights_path(args.out, "--out")  # before minutes of work, not after
         import timm
         import torch
 
@@ -191,6 +241,8 @@ def main(argv=None) -> int:
         params = timm_to_ait(tm, create_resnet(args.model, args.num_classes), args.dtype)
         path = save_weights(params, args.out)
     except AitError as e:
+        if args.debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 1
     n = sum(v.size for v in params.values())
@@ -215,4 +267,4 @@ def randomize_bn(model, seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main, "weight_utils.py"))

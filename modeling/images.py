@@ -2,6 +2,7 @@
 resize the short side, center-crop, scale to [0, 1], normalise; HWC float32 out."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +19,40 @@ def synthetic_image(size: int = 224) -> np.ndarray:
     return img.astype(np.float32)
 
 
+# Pillow modes of more than 8 bits per sample: (full-scale value or None, what it is)
+_WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": None,
+               "F": None}
+
+
+def open_image(path: str):
+    """The image at ``path`` as (Pillow image of 8-bit RGB or 32-bit float "F", full scale);
+    errors name the file. 16-bit grayscale is scaled from its own range (65535), not clipped
+    at 255 as ``convert("RGB")`` would."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ait import AitError
+
+    if not Path(path).is_file():
+        raise AitError(f"image file {path} does not exist")
+    try:
+        im = Image.open(path)
+        im.load()
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise AitError(f"image file {path}: cannot be read as an image ({e})") from None
+    if im.mode not in _WIDE_MODES:
+        return im.convert("RGB"), 255.0
+    arr = np.asarray(im)
+    full = _WIDE_MODES[im.mode]
+    if full is None:  # "I" (Pillow's 16-bit PNG on some versions, 32-bit TIFF) or "F"
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if im.mode == "I" and lo >= 0 and hi <= 65535:
+            full = 65535
+        else:
+            raise AitError(f"image file {path}: {im.mode!r} pixels ({arr.dtype}, {lo:g}..{hi:g}) "
+                           "have no known full scale; expected 8- or 16-bit images")
+    return Image.fromarray(arr.astype(np.float32), mode="F"), float(full)
+
+
 def load_image(path: str, size: int = 224, crop_pct: float = 0.875,
                interpolation: str = "bilinear") -> np.ndarray:
     """Resize so the short side is size / crop_pct, center-crop size x size; [0, 1], HWC."""
@@ -25,14 +60,17 @@ def load_image(path: str, size: int = 224, crop_pct: float = 0.875,
 
     resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
                 "nearest": Image.NEAREST}.get(interpolation, Image.BILINEAR)
-    im = Image.open(path).convert("RGB")
+    im, full = open_image(path)
     short = int(size / crop_pct)
     w, h = im.size
     r = short / min(w, h)
     im = im.resize((max(size, round(w * r)), max(size, round(h * r))), resample)
     w, h = im.size
     left, top = (w - size) // 2, (h - size) // 2
-    return np.asarray(im.crop((left, top, left + size, top + size)), np.float32) / 255.0
+    out = np.asarray(im.crop((left, top, left + size, top + size)), np.float32) / full
+    if out.ndim == 2:  # a wide grayscale image: the same value in R, G and B
+        out = np.repeat(out[..., None], 3, axis=-1)
+    return np.clip(out, 0.0, 1.0)  # bicubic overshoot stays in range, as in 8 bits
 
 
 def preprocess(path: str | None, size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,

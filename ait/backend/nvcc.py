@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import subprocess
-import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import (
@@ -29,8 +29,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ait import fs
 from ait.backend.target import Target
 from ait.backend.templates import ABI_INCLUDE_DIR
+from ait.ir.errors import AitError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,42 @@ _GIB = 1 << 30
 _MEM_PER_JOB = 4 * _GIB  # a Hopper 3.x kernel takes ~3.5 GB in cicc/ptxas
 
 
-class NvccError(RuntimeError):
+class NvccError(AitError, RuntimeError):
     """A compile or link failed; the message names the kept source and nvcc's stderr tail."""
+
+
+class BuildCancelled(AitError):
+    """The build was interrupted (Ctrl-C): queued compiles were dropped, running ones ended."""
+
+
+# Every running nvcc, so that an interrupt can end them; the event stops queued compiles.
+_procs: set[subprocess.Popen] = set()
+_procs_lock = threading.Lock()
+_cancelled = threading.Event()
+
+
+def cancel_builds() -> None:
+    """Drop queued compiles and end running nvcc processes (on Ctrl-C): the workers' futures
+    then fail with BuildCancelled at once instead of building on."""
+    with _procs_lock:
+        _cancelled.set()
+        procs = list(_procs)
+    for proc in procs:
+        try:
+            proc.terminate()
+        except OSError:
+            pass
+
+
+def cancelled() -> bool:
+    return _cancelled.is_set()
+
+
+def _start_build() -> None:
+    """A new build starts uncancelled (an earlier interrupt in this process is over)."""
+    with _procs_lock:
+        if not _procs:
+            _cancelled.clear()
 
 
 @dataclass(frozen=True)
@@ -58,6 +94,33 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ait"
+
+
+def cache_dir_origin() -> str:
+    """Where cache_dir() came from, as a user would set it (for error messages)."""
+    if env := os.environ.get("AIT_CACHE_DIR"):
+        return f"AIT_CACHE_DIR={env}"
+    if env := os.environ.get("XDG_CACHE_HOME"):
+        return f"XDG_CACHE_HOME={env} (the cache dir; set AIT_CACHE_DIR to choose another)"
+    return "the cache dir ~/.cache/ait (set AIT_CACHE_DIR to choose another)"
+
+
+_checked_dirs: set[Path] = set()
+
+
+def require_cache_dir(cache: Path | None = None) -> Path:
+    """The cache dir, created and checked writable once per process (in the calling thread,
+    before any worker starts), with its orphaned temporary files removed; an AitError naming
+    the variable otherwise."""
+    root = cache if cache is not None else cache_dir()
+    if root not in _checked_dirs:
+        what = f"cache dir {root}" if cache is not None else cache_dir_origin()
+        fs.require_writable_dir(root, what)
+        removed = fs.clean_orphans(root)
+        if removed:
+            log.info("removed %d orphaned temporary file(s) under %s", removed, root)
+        _checked_dirs.add(root)
+    return root
 
 
 @functools.cache
@@ -100,7 +163,7 @@ def default_jobs() -> int:
 def _plan(target: Target, sources: Sequence[Source], cache: Path | None
           ) -> list[tuple[Source, Path, Path]]:
     """(source, .cu path, object path) per source, paths named by the content key."""
-    root = cache or cache_dir()
+    root = require_cache_dir(cache)
     plan = []
     for src in sources:
         key = object_key(target, src)
@@ -117,11 +180,12 @@ def submit_objects(pool: Executor, target: Target, sources: Sequence[Source], *,
     NvccError."""
     nvcc = target.require_nvcc()
     flags = compile_flags(target)
+    _start_build()
     futures: dict[Path, Future] = {}
     out = []
     for src, cu, obj in _plan(target, sources, cache):
         if obj not in futures:
-            if obj.is_file():
+            if cached_object_ok(obj):
                 futures[obj] = Future()
                 futures[obj].set_result(obj)
             else:
@@ -139,14 +203,15 @@ def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | No
     then every source is tried and a failed one's entry is its NvccError."""
     nvcc = target.require_nvcc()
     flags = compile_flags(target)
+    _start_build()
     plan = _plan(target, sources, cache)
     todo = {obj: (src, cu) for src, cu, obj in sorted(plan, key=lambda p: -p[0].cost)
-            if not obj.is_file()}
+            if not cached_object_ok(obj)}
     failed: dict[Path, NvccError] = {}
     if todo:
         start = time.perf_counter()
         n_jobs = min(jobs or default_jobs(), len(todo))
-        with (ThreadPoolExecutor(n_jobs) as pool,
+        with (cancel_on_interrupt(ThreadPoolExecutor(n_jobs)) as pool,
               tqdm(total=len(todo), desc=desc, unit="obj") as bar):
             futures = {pool.submit(_compile_one, nvcc, flags, src, cu, obj): obj
                        for obj, (src, cu) in todo.items()}
@@ -155,6 +220,8 @@ def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | No
             _, pending = wait(futures, return_when=ALL_COMPLETED if keep_going else FIRST_EXCEPTION)
             for f in pending:
                 f.cancel()
+            if cancelled():
+                raise BuildCancelled(f"{desc}: interrupted; queued compiles cancelled")
             for f, obj in futures.items():
                 if f.done() and not f.cancelled() and f.exception() is not None:
                     if not keep_going:
@@ -165,18 +232,64 @@ def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | No
     return [failed.get(obj, obj) for _, _, obj in plan]
 
 
+class cancel_on_interrupt:
+    """``with cancel_on_interrupt(ThreadPoolExecutor(n)) as pool``: as the executor's own
+    context, but an exception in the block (Ctrl-C above all) first cancels the queued work
+    and ends running nvcc processes, so that leaving the block does not wait for them."""
+
+    def __init__(self, pool: ThreadPoolExecutor):
+        self.pool = pool
+
+    def __enter__(self) -> ThreadPoolExecutor:
+        return self.pool
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            cancel_builds()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            self.pool.shutdown(wait=True)
+
+
+def cached_object_ok(obj: Path) -> bool:
+    """Whether a cached object (or executable) may be used: it exists and is a whole ELF
+    file. A damaged one (empty, truncated: a crash, a full disk, a foreign writer) is
+    removed, with a warning, so that it is built again."""
+    if not obj.is_file():
+        return False
+    problem = fs.elf_problem(obj)
+    if problem is None:
+        return True
+    log.warning("cached %s %s; removing it to build it again", obj, problem)
+    try:
+        obj.unlink()
+    except OSError as e:
+        raise AitError(f"cached {obj} {problem} and cannot be removed ({e.strerror}); "
+                       f"delete it by hand") from None
+    return False
+
+
 def _compile_one(nvcc: str, flags: list[str], src: Source, cu: Path, obj: Path) -> Path:
+    if cancelled():
+        raise BuildCancelled(f"compiling {src.name}: cancelled")
     cu.parent.mkdir(parents=True, exist_ok=True)
     obj.parent.mkdir(parents=True, exist_ok=True)
-    if not cu.is_file():
-        _write_atomic(cu, src.text.encode())
-    tmp = obj.with_name(f".{obj.name}.{os.getpid()}.{id(src)}.tmp")
+    text = src.text.encode()
+    if not cu.is_file() or cu.read_bytes() != text:  # content-named: anything else is damage
+        fs.write_atomic(cu, text)
+    tmp = fs.tmp_path(obj)
     try:
         _run(nvcc, [*flags, "-c", str(cu), "-o", str(tmp)], what=f"compiling {src.name} ({cu})")
+        _check_output(tmp, f"compiling {src.name} ({cu})")
         os.replace(tmp, obj)
     finally:
         tmp.unlink(missing_ok=True)
     return obj
+
+
+def _check_output(path: Path, what: str) -> None:
+    if (problem := fs.elf_problem(path)) is not None:
+        raise NvccError(f"nvcc {what}: its output {problem}")
 
 
 def link_shared(target: Target, objects: Sequence[Path], output: Path) -> Path:
@@ -190,11 +303,16 @@ def link_executable(target: Target, objects: Sequence[Path], output: Path) -> Pa
 
 def _link(target: Target, objects: Sequence[Path], output: Path, extra: list[str]) -> Path:
     nvcc = target.require_nvcc()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    fs.require_writable_dir(output.parent, f"output dir of {output.name}")
+    fs.clean_orphans(output.parent, recursive=False)
+    for obj in objects:
+        if (problem := fs.elf_problem(obj)) is not None:
+            raise NvccError(f"linking {output}: object {obj} {problem}")
+    tmp = fs.tmp_path(output)
     try:
         _run(nvcc, [*target.gencode(), *extra, *map(str, objects), "-o", str(tmp)],
              what=f"linking {output}")
+        _check_output(tmp, f"linking {output}")
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
@@ -202,14 +320,23 @@ def _link(target: Target, objects: Sequence[Path], output: Path, extra: list[str
 
 
 def _run(nvcc: str, args: list[str], what: str) -> None:
-    proc = subprocess.run([nvcc, *args], capture_output=True, text=True, check=False)
+    with _procs_lock:  # registered before cancel_builds can miss it, or not started at all
+        if _cancelled.is_set():
+            raise BuildCancelled(f"{what}: cancelled")
+        proc = subprocess.Popen([nvcc, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        _procs.add(proc)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        with _procs_lock:
+            _procs.discard(proc)
+    if _cancelled.is_set():
+        raise BuildCancelled(f"{what}: cancelled")
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout)[-_STDERR_TAIL:]
+        tail = (stderr or stdout)[-_STDERR_TAIL:]
         raise NvccError(f"nvcc failed {what} (exit {proc.returncode}):\n{tail}")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ait.backend import cutlass_lib
+from ait.ir.errors import AitError
 
 SUPPORTED_ARCHS = (80, 90)
 _NVCC_WHEEL_HINT = 'pip install "cuda-toolkit[nvcc,cccl]==13.0.3"'
 
 
-class TargetError(RuntimeError):
+class TargetError(AitError, RuntimeError):
     """The machine cannot build or run ait kernels; the message says what is missing."""
 
 
@@ -75,7 +76,17 @@ class Target:
 
 
 def detect_target(*, use_fp16_acc: bool = False, nvcc: str | None = None) -> Target:
-    """Target for the first visible GPU, chosen by compute capability."""
+    """Target for the first visible GPU, chosen by compute capability; with ``AIT_ARCH=90``
+    (or 80) set, for that arch without asking any GPU (to build on a machine without one,
+    with ``AIT_FIXED_KERNEL=first``: profiling needs the GPU)."""
+    if arch_env := os.environ.get("AIT_ARCH", "").strip():
+        if arch_env not in {str(a) for a in SUPPORTED_ARCHS}:
+            raise UnsupportedGpuError(f"AIT_ARCH={arch_env!r}: expected one of "
+                                      f"{', '.join(map(str, SUPPORTED_ARCHS))}")
+        nvcc_path = nvcc or _find_nvcc_or_none()
+        if nvcc_path is None:
+            raise NvccNotFoundError(_nvcc_missing_message())
+        return Target.for_arch(int(arch_env), use_fp16_acc=use_fp16_acc, nvcc=nvcc_path)
     cc = gpu_compute_capabilities()
     major, minor = cc[0]
     if len(set(cc)) > 1:
@@ -117,8 +128,8 @@ def gpu_compute_capabilities() -> list[tuple[int, int]]:
         "no CUDA GPU is visible to this process "
         f"(CUDA driver: {driver_err}; nvidia-smi: {smi_err}; "
         f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}). "
-        "Check the NVIDIA driver and CUDA_VISIBLE_DEVICES; to build without a GPU use "
-        "Target.for_arch(90) or Target.for_arch(80)."
+        "Check the NVIDIA driver and CUDA_VISIBLE_DEVICES; to build without a GPU set "
+        "AIT_ARCH=90 (or 80) and AIT_FIXED_KERNEL=first, or use Target.for_arch(90)."
     )
 
 

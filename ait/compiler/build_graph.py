@@ -20,6 +20,8 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
             raise AitError(f"output {t.name!r} is not computed by any op "
                            "(it is an input or a constant)")
         t.is_output = True
+    for t in outputs:
+        _require_an_input(t)
     ops = sort_graph(outputs)
     if fuse:
         ops = fuse_epilogues(ops)
@@ -31,3 +33,25 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
                 inputs.append(t)
     name_graph(ops, inputs)
     return Graph(ops=ops, inputs=inputs, outputs=outputs, plan=plan_memory(ops))
+
+
+def _require_an_input(output: Tensor) -> None:
+    """An output computed from constants alone is a graph mistake (a model would return the
+    same value for every input): an error naming it, before anything is built."""
+    seen: set[int] = set()
+    stack, consts = [output], []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.kind is TensorKind.INPUT:
+            return
+        if t.src_op is None:
+            consts.append(t.name or "<unnamed>")
+        else:
+            stack.extend(t.src_op.inputs)
+    names = ", ".join(repr(n) for n in sorted(consts)[:3]) + (", ..." if len(consts) > 3 else "")
+    label = repr(output.name) if output.name else "(unnamed)"
+    raise AitError(f"output {label} depends on no input (only on constant(s) {names}); "
+                   "expected a graph computed from at least one tensor made with is_input=True")

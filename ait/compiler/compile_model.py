@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from ait import fs
 from ait.backend import nvcc
 from ait.backend.codegen import OWN_SOURCES, generate_model_source
 from ait.backend.emit import KernelBuckets, batch_buckets
@@ -66,6 +67,9 @@ def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: s
     t0 = time.perf_counter()
     graph = build_graph(outputs)
     _check_dtypes(graph)
+    # where the .so goes: checked before minutes of building, not at link time
+    out_dir = fs.require_writable_dir(Path(workdir) / name, f"work dir {workdir}")
+    nvcc.require_cache_dir()
     requests = kernel_requests(graph)
     all_requests = sorted({r for reqs in requests.values() for _, r in reqs}, key=repr)
     t1 = time.perf_counter()
@@ -83,15 +87,14 @@ def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: s
     unique = {c.name: c for c in chosen.values()}
     sources += kernel_sources(list(unique.values()))
     objects = nvcc.compile_objects(target, sources, desc=f"building {name}")
-    out_dir = Path(workdir) / name
     so = nvcc.link_shared(target, objects, out_dir / f"{name}.so")
-    (out_dir / "model.cu").write_text(source)  # for reading, not rebuilding
-    (out_dir / "metadata.json").write_text(json.dumps(meta, indent=1))
+    fs.write_atomic(out_dir / "model.cu", source)  # for reading, not rebuilding
+    fs.write_atomic(out_dir / "metadata.json", json.dumps(meta, indent=1))
     t3 = time.perf_counter()
     summary = (f"compiled {name}: {len(graph.ops)} ops, {len(unique)} distinct kernels, "
                f"workspace {graph.workspace_bytes / 2**20:.1f} MiB; graph {t1 - t0:.1f} s, "
                f"kernel selection {t2 - t1:.1f} s, build {t3 - t2:.1f} s, total {t3 - t0:.1f} s")
-    (out_dir / "build_summary.txt").write_text(summary + "\n")
+    fs.write_atomic(out_dir / "build_summary.txt", summary + "\n")
     if verbose:
         print(summary, flush=True)
     return Model(so, num_runtimes=num_runtimes)

@@ -49,13 +49,23 @@ class IntImm:
 
 
 class IntVar:
-    """A dynamic dimension taking any integer value in ``values=[lo, hi]`` (inclusive)."""
+    """A dynamic dimension taking any integer value in ``values=[lo, hi]`` (inclusive).
+
+    The values must be given in increasing order (``[1, 256]``); more than two, as
+    AITemplate allows, are accepted and span first..last. Unlike AITemplate, which sorts them,
+    ``IntVar([256, 1])`` is an error: a reversed range is more often a slip than a wish."""
 
     def __init__(self, values: Sequence[int], name: str | None = None):
         vals = list(values)
-        if len(vals) < 1 or not all(isinstance(v, int) and v > 0 for v in vals):
-            raise ValueError(f"IntVar needs positive int bounds [lo, hi], got {values!r}")
-        lo, hi = min(vals), max(vals)
+        if len(vals) < 1 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                    for v in vals):
+            raise ValueError(f"IntVar {name or ''}: needs positive int bounds [lo, hi], "
+                             f"got {values!r}".replace("IntVar :", "IntVar:"))
+        if any(a > b for a, b in zip(vals, vals[1:])):
+            raise ValueError(f"IntVar {name or ''}: values {values!r} are not in increasing "
+                             f"order; expected [lo, hi], e.g. {sorted(vals)!r}"
+                             .replace("IntVar :", "IntVar:"))
+        lo, hi = vals[0], vals[-1]
         self.values = [lo, hi]
         self.name = name or f"dim_{next(_ids)}"
 

@@ -10,6 +10,7 @@ import numpy as np
 from ait.compiler import build_graph
 from ait.ir import AitError, Graph, IntImm, IntVar, Tensor
 from ait.ir.shape import shape_str
+from ait.ir.values import checked_array
 
 
 def bind_dims(tensor: Tensor, value_shape: Sequence[int], dims: dict[IntVar, int]) -> None:
@@ -48,15 +49,16 @@ def run_reference(graph_or_outputs: Graph | Tensor | Sequence[Tensor],
     for t in graph.inputs:
         if t.name not in inputs:
             raise AitError(f"input {t.name!r} {shape_str(t.shape())} was not given")
-        arr = np.asarray(inputs[t.name])
+        arr = checked_array(inputs[t.name], f"input {t.name!r}", "float32", allow_int=True).array
         bind_dims(t, arr.shape, dims)
-        values[id(t)] = arr.astype(np.float32)
+        values[id(t)] = arr
     for t in graph.constants():
         if t.name not in constants:
             raise AitError(f"constant {t.name!r} {shape_str(t.shape())} was not set")
-        arr = np.asarray(constants[t.name])
+        arr = checked_array(constants[t.name], f"constant {t.name!r}", "float32",
+                            allow_int=True).array
         bind_dims(t, arr.shape, dims)
-        values[id(t)] = arr.astype(np.float32)
+        values[id(t)] = arr
     for op in graph.ops:
         outs = op.reference(*[values[id(t)] for t in op.inputs])
         for t, v in zip(op.outputs, outs):

@@ -91,8 +91,8 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
         for src in sorted(kernel_sources(spec.candidates), key=lambda k: -k.cost):
             kernels.setdefault(src.name, src)
     start = time.perf_counter()
-    with (ThreadPoolExecutor(jobs or nvcc.default_jobs()) as pool,
-          ThreadPoolExecutor(2) as linker,
+    with (nvcc.cancel_on_interrupt(ThreadPoolExecutor(jobs or nvcc.default_jobs())) as pool,
+          nvcc.cancel_on_interrupt(ThreadPoolExecutor(2)) as linker,
           tqdm(desc="kernels", unit="obj", total=0) as bar):
         mains = dict(zip(specs, nvcc.submit_objects(
             pool, target, [s.main_source(target) for s in specs])))
@@ -107,6 +107,9 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
         for spec in specs:
             names = list(dict.fromkeys(c.name for c in spec.candidates))
             wait([objects[n] for n in names])
+            if nvcc.cancelled():  # Ctrl-C: the failures are the cancellation, not the kernels
+                raise nvcc.BuildCancelled("building profilers: interrupted; queued compiles "
+                                          "cancelled")
             errors = {n: str(objects[n].exception()) for n in names if objects[n].exception()}
             for name in errors.keys() - warned:
                 log.warning("kernel %s does not compile; it is left out of profiling:\n%s",
@@ -139,6 +142,6 @@ def _link(target: Target, spec: ProfilerSpec, main: Future, objects: list[Future
     digest = hashlib.sha256("\n".join(o.name for o in objs).encode()).hexdigest()[:16]
     stem = f"{spec.family.value}_{spec.epilogue.tag}_{target.acc}_sm{target.arch}"
     exe = nvcc.cache_dir() / "profilers" / f"{stem}_{digest}"
-    if not exe.is_file():
+    if not nvcc.cached_object_ok(exe):
         nvcc.link_executable(target, objs, exe)
     return Profiler(exe, tuple(spec.names), failed)

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ait.backend.nvcc import cache_dir
+from ait.backend.nvcc import cache_dir, require_cache_dir
+from ait.ir.errors import AitError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profile (
@@ -64,22 +65,45 @@ class Entry:
     ms: float | None
 
 
+class ProfileCacheError(AitError):
+    """The profile cache cannot be read or written; the message names the file."""
+
+
 class ProfileCache:
     def __init__(self, path: Path | str | None = None):
-        self.path = Path(path) if path is not None else cache_dir() / "profile.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if path is None:
+            self.path = require_cache_dir() / "profile.sqlite"
+        else:
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(_SCHEMA)
+            db.execute("SELECT key, kernel, ms FROM profile LIMIT 1").fetchall()
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            db = sqlite3.connect(self.path, timeout=60)
+        except sqlite3.Error as e:
+            raise self._error(e) from None
         try:
             db.execute("PRAGMA journal_mode=WAL")  # concurrent compiles read while one writes
             with db:  # commit (or roll back) the transaction
                 yield db
+        except sqlite3.Error as e:
+            raise self._error(e) from None
         finally:
             db.close()
+
+    def _error(self, e: sqlite3.Error) -> ProfileCacheError:
+        msg = str(e) or type(e).__name__
+        if isinstance(e, sqlite3.OperationalError) and ("locked" in msg or "readonly" in msg
+                                                        or "unable to open" in msg):
+            return ProfileCacheError(f"profile cache {self.path}: {msg} (check that the file "
+                                     "is writable and no other process holds it)")
+        return ProfileCacheError(
+            f"profile cache {self.path} is damaged ({msg}); move it aside and rebuild: "
+            f"mv {self.path} {self.path}.bad (kernel choices are profiled again)")
 
     def get(self, key: ProfileKey) -> Entry | None:
         with self._connect() as db:

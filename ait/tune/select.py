@@ -150,6 +150,9 @@ def profile_requests(target: Target, requests: list[Request],
     builder.start()
     try:
         results = run_jobs(ready_jobs(), gpus, total=n_jobs)
+    except BaseException:
+        nvcc.cancel_builds()  # Ctrl-C or a runner failure: do not wait for the whole build
+        raise
     finally:
         builder.join()
     t = {k: v - clock["start"] for k, v in clock.items()}

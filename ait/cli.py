@@ -1,0 +1,72 @@
+"""What the command-line scripts share: every bad input or fault ends in one line on stderr
+that names it, a non-zero exit (1; 2 for bad arguments; 130 for Ctrl-C), and no traceback
+unless asked for (``--debug`` or ``AIT_DEBUG=1``)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from ait.ir.errors import AitError
+
+
+def debug_requested(argv: Sequence[str] | None = None) -> bool:
+    argv = sys.argv[1:] if argv is None else argv
+    return "--debug" in argv or os.environ.get("AIT_DEBUG", "").strip().lower() in (
+        "1", "true", "yes", "on")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a ``--debug`` flag and argument errors on one line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true",
+                          help="on an error, show its traceback too (also AIT_DEBUG=1)")
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, AitError):  # ours: written to be read whole
+        return str(exc).strip() or type(exc).__name__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else "(no message)"
+    return text if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__}: {text}"
+
+
+def run(main: Callable[[Sequence[str] | None], int], prog: str,
+        argv: Sequence[str] | None = None) -> int:
+    """Run a script's ``main(argv)`` under the rule above; returns the exit status."""
+    debug = debug_requested(argv)
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        try:
+            from ait.backend import nvcc
+            nvcc.cancel_builds()
+        except ImportError:
+            pass
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the rule: one line, whatever it was
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug or isinstance(exc, (AitError, OSError, ValueError)) else \
+            " (--debug or AIT_DEBUG=1 shows the traceback)"
+        print(f"{prog}: error: {_message(exc)}{hint}", file=sys.stderr, flush=True)
+        return 1
