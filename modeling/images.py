@@ -2,6 +2,7 @@
 resize the short side, center-crop, scale to [0, 1], normalise; HWC float32 out."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -24,15 +25,16 @@ _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I
                "F": None}
 
 
-def open_image(path: str):
-    """The image at ``path`` as (Pillow image of 8-bit RGB or 32-bit float "F", full scale);
-    errors name the file. 16-bit grayscale is scaled from its own range (65535), not clipped
-    at 255 as ``convert("RGB")`` would."""
+def open_image(path):
+    """The image at ``path`` (a file name, or a binary file object such as the BytesIO of a
+    request body) as (Pillow image of 8-bit RGB or 32-bit float "F", full scale); errors name
+    the file. 16-bit grayscale is scaled from its own range (65535), not clipped at 255 as
+    ``convert("RGB")`` would."""
     from PIL import Image, UnidentifiedImageError
 
     from ait import AitError
 
-    if not Path(path).is_file():
+    if isinstance(path, (str, os.PathLike)) and not Path(path).is_file():
         raise AitError(f"image file {path} does not exist")
     try:
         im = Image.open(path)
@@ -53,7 +55,7 @@ def open_image(path: str):
     return Image.fromarray(arr.astype(np.float32), mode="F"), float(full)
 
 
-def load_image(path: str, size: int = 224, crop_pct: float = 0.875,
+def load_image(path, size: int = 224, crop_pct: float = 0.875,
                interpolation: str = "bilinear") -> np.ndarray:
     """Resize so the short side is size / crop_pct, center-crop size x size; [0, 1], HWC."""
     from PIL import Image
@@ -73,7 +75,7 @@ def load_image(path: str, size: int = 224, crop_pct: float = 0.875,
     return np.clip(out, 0.0, 1.0)  # bicubic overshoot stays in range, as in 8 bits
 
 
-def preprocess(path: str | None, size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
+def preprocess(path, size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
                std: Sequence[float] = IMAGENET_STD, crop_pct: float = 0.875,
                interpolation: str = "bilinear") -> np.ndarray:
     """The normalised HWC image from ``path`` (or the synthetic one when None)."""
