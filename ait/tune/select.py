@@ -19,7 +19,7 @@ from ait.backend.kernel import KernelCandidate
 from ait.backend.target import Target
 from ait.tune.build import Profiler, ProfilerSpec, build_profilers
 from ait.tune.cache import ProfileCache, ProfileKey, env_flag
-from ait.tune.candidates import candidate_set_id, require_candidates
+from ait.tune.candidates import all_candidates_for, candidate_set_id, require_candidates
 from ait.tune.requests import Request
 from ait.tune.runner import Job, Result, run_jobs, visible_gpus
 
@@ -59,8 +59,10 @@ def select_kernels(target: Target, requests: Iterable[Request], *, profile: bool
     keys = {r: profile_key(target, r, cands[r]) for r in requests}
     chosen: dict[Request, KernelCandidate] = {}
     for r in requests:
-        entry = None if force else cache.get(keys[r])
         by_name = {c.name: c for c in cands[r]}
+        entry = None if force else cache.get(keys[r])
+        if entry is None and not force:
+            entry = _full_list_entry(target, r, cands[r], cache)
         if entry is not None and entry.kernel in by_name:
             chosen[r] = by_name[entry.kernel]
     misses = [r for r in requests if r not in chosen]
@@ -74,6 +76,19 @@ def select_kernels(target: Target, requests: Iterable[Request], *, profile: bool
             cache.put(keys[r], cand.name, ms, [res.raw for res in results])
             chosen[r] = cand
     return {r: chosen[r] for r in requests}
+
+
+def _full_list_entry(target: Target, request: Request, cands: list[KernelCandidate],
+                     cache: ProfileCache):
+    """The choice cached for the full (AIT_ALL_CANDIDATES=1) list of a pruned request, when
+    its winner is in the pruned list: the fastest of a list is the fastest of any part of it
+    that holds it. (The other way round never holds: a pruned choice is keyed by its own
+    list and never serves the full one.)"""
+    full = all_candidates_for(target, request)
+    if [c.name for c in full] == [c.name for c in cands]:
+        return None
+    entry = cache.get(profile_key(target, request, full))
+    return entry if entry is not None and entry.kernel in {c.name for c in cands} else None
 
 
 def profile_key(target: Target, request: Request, cands: list[KernelCandidate]) -> ProfileKey:
