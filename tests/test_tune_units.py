@@ -1,0 +1,87 @@
+"""Kernels grouped into translation units (tune.build): which kernels share one, that a unit's
+text is its members' own sources, and that the model build finds the unit a kernel was
+compiled in for the profilers (no nvcc: units are recorded by hand here)."""
+from __future__ import annotations
+
+import pytest
+
+from ait.backend.target import Target
+from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.tune import ConvRequest, candidates_for, kernel_sources
+from ait.tune import build as build_mod
+from ait.tune.build import group_key, record_unit, translation_units
+
+H100 = Target.for_arch(90)
+EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD_RELU)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("AIT_KERNELS_PER_TU", raising=False)
+
+
+def texts(sources):
+    return [(s.name, s.text) for s in sources]
+
+
+def pointwise(ep, c=64, k=256):
+    return candidates_for(H100, ConvRequest(ep, 8, 56, 56, c, k, 1, 1))
+
+
+def test_a_unit_holds_the_epilogues_of_one_kernel():
+    cands = [c for ep in EPILOGUES for c in pointwise(ep)]
+    units = translation_units(cands)
+    members = [m for u in units for m in u.members]
+    assert sorted(members) == sorted({c.name for c in cands})  # each kernel once
+    by_name = {c.name: c for c in cands}
+    for u in units:
+        assert len({group_key(by_name[m]) for m in u.members}) == 1
+        assert len(u.members) <= build_mod.KERNELS_PER_TU
+        assert list(u.members) == sorted(u.members)
+        assert u.source.text == "".join(by_name[m].render() for m in u.members)
+        assert [s.text for s in u.singles] == [by_name[m].render() for m in u.members]
+    # one unit per tile: every tile comes with the three epilogues here
+    assert len(units) == len(pointwise(BIAS)) and all(len(u.members) == 3 for u in units)
+    # a unit's text depends on its set of kernels only, not on the order they came in
+    assert {u.source for u in translation_units(cands[::-1])} == {u.source for u in units}
+
+
+def test_the_cap_splits_groups_evenly(monkeypatch):
+    cands = [c for ep in EPILOGUES for c in pointwise(ep)]
+    units = translation_units(cands, per_tu=2)
+    assert sorted(len(u.members) for u in units) == sorted([1, 2] * len(pointwise(BIAS)))
+    monkeypatch.setenv("AIT_KERNELS_PER_TU", "1")
+    singles = translation_units(cands)
+    assert all(len(u.members) == 1 and u.source.text == u.singles[0].text for u in singles)
+    assert [u.source.name for u in singles] == list(dict.fromkeys(c.name for c in cands))
+
+
+def test_kernel_sources_are_single_kernels_until_a_unit_is_recorded():
+    chosen = [pointwise(BIAS)[0], pointwise(BIAS_RELU)[0]]
+    assert [s.text for s in kernel_sources(chosen)] == [c.render() for c in chosen]
+    (unit,) = [u for u in translation_units([c for ep in EPILOGUES for c in pointwise(ep)])
+               if chosen[0].name in u.members]
+    record_unit(unit)
+    assert texts(kernel_sources(chosen)) == texts([unit.source])  # both in it: linked once
+    assert texts(kernel_sources(chosen[1:])) == texts([unit.source])
+
+
+def test_overlapping_units_are_never_both_linked():
+    a, b, c = (pointwise(ep)[0] for ep in EPILOGUES)
+    first = translation_units([a, b])[0]
+    second = translation_units([b, c])[0]
+    record_unit(first)
+    record_unit(second)  # b is now recorded in `second`, a in `first`, c in `second`
+    sources = kernel_sources([a, b, c])
+    assert texts(sources) == texts([first.source, build_mod.single_source(c)])  # not `second`:
+    # it would define b a second time
+    assert sum(s.text.count(f'extern "C" int {b.name}(') for s in sources) == 1
+
+
+def test_a_stale_record_is_ignored(tmp_path):
+    a, b = pointwise(BIAS)[0], pointwise(BIAS_RELU)[0]
+    unit = translation_units([a, b])[0]
+    record_unit(unit)
+    (tmp_path / "units" / f"{unit.source.name}.cu").write_text("// something else\n")
+    assert [s.text for s in kernel_sources([a])] == [a.render()]
