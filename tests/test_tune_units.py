@@ -7,7 +7,7 @@ import pytest
 
 from ait.backend.target import Target
 from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
-from ait.tune import ConvRequest, candidates_for, kernel_sources
+from ait.tune import ConvRequest, GemmRequest, candidates_for, kernel_sources
 from ait.tune import build as build_mod
 from ait.tune.build import group_key, record_unit, translation_units
 
@@ -85,3 +85,43 @@ def test_a_stale_record_is_ignored(tmp_path):
     record_unit(unit)
     (tmp_path / "units" / f"{unit.source.name}.cu").write_text("// something else\n")
     assert [s.text for s in kernel_sources([a])] == [a.render()]
+
+
+def test_build_queues_each_spec_s_units_then_its_main(monkeypatch, tmp_path):
+    """The costliest units of the first spec go first, its main right after them, then what
+    the next spec still needs, then its main: no main holds up a long kernel compile."""
+    from concurrent.futures import Future
+
+    from ait.backend.kernel import Family
+    from ait.tune.build import ProfilerSpec, build_profilers
+
+    queued = []
+
+    def fake_submit(pool, target, sources, **kw):
+        queued.extend(s.name for s in sources)
+        futures = []
+        for s in sources:
+            f = Future()
+            f.set_result(tmp_path / f"{s.name}.o")
+            futures.append(f)
+        return futures
+
+    monkeypatch.setattr(build_mod.nvcc, "submit_objects", fake_submit)
+    monkeypatch.setattr(build_mod.nvcc, "link_executable", lambda target, objs, exe: exe)
+    relu, plain = pointwise(BIAS_RELU), pointwise(BIAS)
+    gemm = candidates_for(H100, GemmRequest(BIAS, 1024, 1000, 2048))
+    specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(relu)),
+             ProfilerSpec(Family.CONV2D, BIAS, tuple(plain)),
+             ProfilerSpec(Family.GEMM, BIAS, tuple(gemm))]
+    build_profilers(H100, specs)
+    costs = {u.source.name: u.source.cost for u in translation_units(relu + plain + gemm)}
+    mains = [i for i, name in enumerate(queued) if name.startswith("profiler_")]
+    assert len(mains) == 3 and mains[2] == len(queued) - 1
+    # spec 1: every unit holds one relu kernel and its bias twin, the costliest first
+    first = queued[:mains[0]]
+    assert len(first) == len(relu) and all("_tu2_" in n for n in first)
+    assert [costs[n] for n in first] == sorted((costs[n] for n in first), reverse=True)
+    assert mains[1] == mains[0] + 1  # spec 2 needs nothing more
+    third = queued[mains[1] + 1:mains[2]]
+    assert len(third) == len(gemm)
+    assert [costs[n] for n in third] == sorted((costs[n] for n in third), reverse=True)

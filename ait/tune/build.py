@@ -203,23 +203,33 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                     jobs: int | None = None) -> dict[ProfilerSpec, Profiler]:
     """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
-    Specs are finished in the order given: their kernels are queued in that order (the
-    costliest first within a spec) and `on_ready(spec, profiler)` is called as each profiler
-    is linked, so the caller can profile while later specs still compile. A kernel that fails
+    Specs are finished in the order given: their translation units are queued in that order
+    (the costliest first within a spec, each spec's main after its units) and
+    `on_ready(spec, profiler)` is called as each profiler is linked, so the caller can profile
+    while later specs still compile. A kernel that fails
     to compile is left out of its profilers with a warning (its error is kept in
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
     # the kernels in spec order, the costliest first within a spec; units follow their first
     units = translation_units([c for spec in specs
                                for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)])
+    # queue: each spec's units not queued yet (costliest first), then its main, spec by spec,
+    # so no main holds up a long kernel compile and a spec is linkable as early as it can be
+    queue: list[Unit | ProfilerSpec] = []
+    for spec in specs:
+        names = {c.name for c in spec.candidates}
+        queue += sorted((u for u in units if u not in queue and names & set(u.members)),
+                        key=lambda u: -u.source.cost)
+        queue.append(spec)
     start = time.perf_counter()
     with (ThreadPoolExecutor(jobs or nvcc.default_jobs()) as pool,
           ThreadPoolExecutor(2) as linker,
           tqdm(desc="kernels", unit="obj", total=0) as bar):
-        mains = dict(zip(specs, nvcc.submit_objects(
-            pool, target, [s.main_source(target) for s in specs])))
-        unit_futures = nvcc.submit_objects(pool, target, [u.source for u in units])
-        pending = [f for f in {*unit_futures, *mains.values()} if not f.done()]
+        futures = dict(zip(queue, nvcc.submit_objects(pool, target, [
+            q.main_source(target) if isinstance(q, ProfilerSpec) else q.source for q in queue])))
+        mains = {spec: futures[spec] for spec in specs}
+        unit_futures = [futures[u] for u in units]
+        pending = [f for f in {*futures.values()} if not f.done()]
         objects = _member_objects(pool, target, units, unit_futures)
         bar.total = len(pending)
         bar.refresh()
