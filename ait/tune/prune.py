@@ -59,7 +59,8 @@ def _conv2x(c: KernelCandidate, iterator: conv2x.Iterator) -> bool:
 
 def _wide_2x(r, c, cands) -> bool:
     return _hopper_offered(r) and _conv2x(c, conv2x.Iterator.OPTIMIZED) \
-        and c.tile.shape[1] >= 128
+        and c.tile.shape[1] >= 128 \
+        and not gemm3x.is_strided_pointwise(r.r, r.s, r.stride, r.pad, r.dilation)
 
 
 def _deep_k_2x(r, c, cands) -> bool:
@@ -134,9 +135,10 @@ RULES: tuple[Rule, ...] = (
          "h200-2026-11-28b/ait_final.json, h200-2026-11-28c/ait_resnet50.json) they never won; "
          "the last session's note, from its profile cache of ResNet-18/50, has them never "
          "within 5% of the winner. Every 2.x win on sm_90 was an N = 64 tile on a K = 64 "
-         "conv. "
-         "(128x256x32 won the stride-2 1x1 convs at e7e49dd, before the gather + GEMM "
-         "candidates existed; since then those went to conv2d_gemm3x_s at every batch.)"),
+         "conv, but one: 128x256x32 won the stride-2 1x1 convs (56x56 256 -> 512, batch "
+         "32-256) at e7e49dd, before the gather + GEMM candidates existed. Those went to "
+         "conv2d_gemm3x_s in both later runs, by an unrecorded margin, so strided 1x1 convs "
+         "keep the wide tiles."),
     Rule("sm90-2x-conv-deep-k", 90, _deep_k_2x,
          "the 2.x Optimized conv tile with a 64-deep K step (128x64x64, added for the s2d "
          "stem's 16 channels x 16 taps) where the Hopper kernels are offered: never won (the "
