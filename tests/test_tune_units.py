@@ -113,7 +113,7 @@ def test_build_queues_each_spec_s_units_then_its_main(monkeypatch, tmp_path):
     specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(relu)),
              ProfilerSpec(Family.CONV2D, BIAS, tuple(plain)),
              ProfilerSpec(Family.GEMM, BIAS, tuple(gemm))]
-    build_profilers(H100, specs)
+    build_profilers(H100, specs, jobs=16)  # enough cores: no tiles merged
     costs = {u.source.name: u.source.cost for u in translation_units(relu + plain + gemm)}
     mains = [i for i, name in enumerate(queued) if name.startswith("profiler_")]
     assert len(mains) == 3 and mains[2] == len(queued) - 1
@@ -125,3 +125,20 @@ def test_build_queues_each_spec_s_units_then_its_main(monkeypatch, tmp_path):
     third = queued[mains[1] + 1:mains[2]]
     assert len(third) == len(gemm)
     assert [costs[n] for n in third] == sorted((costs[n] for n in third), reverse=True)
+
+
+def test_too_few_cores_merge_hopper_units_of_one_class():
+    cands = [c for ep in EPILOGUES for c in pointwise(ep)]
+    by_name = {c.name: c for c in cands}
+    plenty = translation_units(cands, workers=64)
+    assert plenty == translation_units(cands)
+    heavy = [u for u in plenty if u.source.cost >= build_mod.HEAVY_COST]
+    assert len(heavy) > 2
+    two = translation_units(cands, workers=2)
+    merged = [u for u in two if u.source.cost >= build_mod.HEAVY_COST]
+    assert len(merged) == 2  # the 3.x convs in one, the 3.x GEMMs in the other
+    assert all(len({type(by_name[m]) for m in u.members}) == 1 for u in merged)
+    assert sorted(m for u in two for m in u.members) == sorted(by_name)
+    # the light (2.x) units are left as they were
+    assert [u for u in two if u.source.cost < build_mod.HEAVY_COST] == \
+        [u for u in plenty if u.source.cost < build_mod.HEAVY_COST]

@@ -74,28 +74,58 @@ class Unit:
     singles: tuple[nvcc.Source, ...]
 
 
-def translation_units(candidates: Sequence[KernelCandidate],
-                      per_tu: int | None = None) -> list[Unit]:
+def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None = None,
+                      workers: int | None = None) -> list[Unit]:
     """Group the unique `candidates` into translation units of at most `per_tu` kernels that
-    share a group_key, in the order of each unit's first kernel. A unit's source is its
-    members' own sources, sorted by name, one after the other (each kernel lives in its own
-    namespace and exports its own extern "C" symbols), so its text depends only on the set."""
+    share a group_key, in the order of each unit's first kernel. With `workers` (the compile
+    jobs), while there are more Hopper units than workers the two smallest of one kernel
+    class are merged: a further tile costs a TU ~6-10 s against ~26 s alone, so with too few
+    cores fewer, longer TUs finish sooner. A unit's source is its members' own sources,
+    sorted by name, one after the other (each kernel lives in its own namespace and exports
+    its own extern "C" symbols), so its text depends only on the set."""
     per_tu = per_tu or kernels_per_tu()
     unique = {c.name: c for c in candidates}
     first = {name: i for i, name in enumerate(unique)}
     groups: dict[tuple, list[KernelCandidate]] = {}
     for c in unique.values():
         groups.setdefault(group_key(c), []).append(c)
-    units = []
+    chunks: list[list[KernelCandidate]] = []
     for members in groups.values():
         n = -(-len(members) // per_tu)  # as few units as the cap allows, balanced in size
         members = sorted(members, key=lambda c: c.name)
-        for i in range(n):
-            units.append(_unit(members[i * len(members) // n:(i + 1) * len(members) // n]))
+        chunks += [members[i * len(members) // n:(i + 1) * len(members) // n] for i in range(n)]
+    if workers:
+        chunks = _merged_for(chunks, workers)
+    units = [_unit(chunk) for chunk in chunks]
     return sorted(units, key=lambda u: min(first[m] for m in u.members))
 
 
+HEAVY_COST = 5.0  # a Hopper kernel's compile_cost: a TU of its own costs ~26 s here
+
+
+def _merged_for(chunks: list[list[KernelCandidate]], workers: int
+                ) -> list[list[KernelCandidate]]:
+    chunks = list(chunks)
+
+    def heavy(chunk):
+        return max(c.compile_cost for c in chunk) >= HEAVY_COST
+
+    while sum(map(heavy, chunks)) > workers:
+        by_class: dict[type, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            if heavy(chunk):
+                by_class.setdefault(type(chunk[0]), []).append(i)
+        pairs = [sorted(idx, key=lambda i: len(chunks[i]))[:2]
+                 for idx in by_class.values() if len(idx) > 1]
+        if not pairs:
+            break
+        i, j = sorted(min(pairs, key=lambda p: len(chunks[p[0]]) + len(chunks[p[1]])))
+        chunks[i] = chunks[i] + chunks.pop(j)
+    return chunks
+
+
 def _unit(members: Sequence[KernelCandidate]) -> Unit:
+    members = sorted(members, key=lambda c: c.name)
     singles = tuple(single_source(c) for c in members)
     if len(singles) == 1:
         return Unit(singles[0], (members[0].name,), singles)
@@ -211,8 +241,10 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
     # the kernels in spec order, the costliest first within a spec; units follow their first
+    jobs = jobs or nvcc.default_jobs()
     units = translation_units([c for spec in specs
-                               for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)])
+                               for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)],
+                              workers=jobs)
     # queue: each spec's units not queued yet (costliest first), then its main, spec by spec,
     # so no main holds up a long kernel compile and a spec is linkable as early as it can be
     queue: list[Unit | ProfilerSpec] = []
@@ -222,7 +254,7 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                         key=lambda u: -u.source.cost)
         queue.append(spec)
     start = time.perf_counter()
-    with (ThreadPoolExecutor(jobs or nvcc.default_jobs()) as pool,
+    with (ThreadPoolExecutor(jobs) as pool,
           ThreadPoolExecutor(2) as linker,
           tqdm(desc="kernels", unit="obj", total=0) as bar):
         futures = dict(zip(queue, nvcc.submit_objects(pool, target, [
