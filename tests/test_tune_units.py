@@ -19,6 +19,7 @@ EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD_RELU)
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("AIT_KERNELS_PER_TU", raising=False)
+    monkeypatch.delenv("AIT_HOPPER_UNITS", raising=False)
 
 
 def texts(sources):
@@ -87,9 +88,10 @@ def test_a_stale_record_is_ignored(tmp_path):
     assert [s.text for s in kernel_sources([a])] == [a.render()]
 
 
-def test_build_queues_each_spec_s_units_then_its_main(monkeypatch, tmp_path):
-    """The costliest units of the first spec go first, its main right after them, then what
-    the next spec still needs, then its main: no main holds up a long kernel compile."""
+def test_build_queues_hopper_units_first_then_each_spec_s_light_units_and_main(
+        monkeypatch, tmp_path):
+    """Every Hopper unit first (they bound the build), costliest first; then, spec by spec,
+    the light units it still needs and its main: no main holds up a long compile."""
     from concurrent.futures import Future
 
     from ait.backend.kernel import Family
@@ -110,21 +112,27 @@ def test_build_queues_each_spec_s_units_then_its_main(monkeypatch, tmp_path):
     monkeypatch.setattr(build_mod.nvcc, "link_executable", lambda target, objs, exe: exe)
     relu, plain = pointwise(BIAS_RELU), pointwise(BIAS)
     gemm = candidates_for(H100, GemmRequest(BIAS, 1024, 1000, 2048))
+    narrow = candidates_for(H100, ConvRequest(BIAS_RELU, 8, 56, 56, 64, 64, 3, 3, (1, 1)))
     specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(relu)),
              ProfilerSpec(Family.CONV2D, BIAS, tuple(plain)),
-             ProfilerSpec(Family.GEMM, BIAS, tuple(gemm))]
+             ProfilerSpec(Family.GEMM, BIAS, tuple(gemm)),
+             ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(narrow))]
     build_profilers(H100, specs, jobs=16)  # enough cores: no tiles merged
-    costs = {u.source.name: u.source.cost for u in translation_units(relu + plain + gemm)}
+    units = {u.source.name: u for u in translation_units(relu + plain + gemm + narrow)}
+    heavy = [n for n in queued if n in units and units[n].source.cost >= build_mod.HEAVY_COST]
     mains = [i for i, name in enumerate(queued) if name.startswith("profiler_")]
-    assert len(mains) == 3 and mains[2] == len(queued) - 1
-    # spec 1: every unit holds one relu kernel and its bias twin, the costliest first
-    first = queued[:mains[0]]
-    assert len(first) == len(relu) and all("_tu2_" in n for n in first)
-    assert [costs[n] for n in first] == sorted((costs[n] for n in first), reverse=True)
-    assert mains[1] == mains[0] + 1  # spec 2 needs nothing more
-    third = queued[mains[1] + 1:mains[2]]
-    assert len(third) == len(gemm)
-    assert [costs[n] for n in third] == sorted((costs[n] for n in third), reverse=True)
+    assert len(mains) == 4 and mains[-1] == len(queued) - 1
+    assert queued[:len(heavy)] == heavy  # all of them first, the last spec's one too
+    assert any(units[n].members == (narrow[-1].name,) for n in heavy)  # 3.x 128x64, K = 64
+    costs = [units[n].source.cost for n in heavy]
+    first_spec = [n for n in heavy if set(units[n].members) & {c.name for c in relu}]
+    assert [units[n].source.cost for n in first_spec] == sorted(
+        (units[n].source.cost for n in first_spec), reverse=True) and len(costs) > 8
+    light = queued[len(heavy):]
+    # spec 1: its 2.x units (shared with spec 2), main; spec 2: main; spec 3: GEMM units, main
+    n_relu_light = len([c for c in relu if c.compile_cost < build_mod.HEAVY_COST])
+    assert mains[0] == len(heavy) + n_relu_light and mains[1] == mains[0] + 1
+    assert len(light[mains[1] + 1 - len(heavy):mains[2] - len(heavy)]) == len(gemm)
 
 
 def test_too_few_cores_merge_hopper_units_of_one_class():
@@ -142,3 +150,9 @@ def test_too_few_cores_merge_hopper_units_of_one_class():
     # the light (2.x) units are left as they were
     assert [u for u in two if u.source.cost < build_mod.HEAVY_COST] == \
         [u for u in plenty if u.source.cost < build_mod.HEAVY_COST]
+
+
+def test_hopper_units_env(monkeypatch):
+    assert build_mod.hopper_units(15) == 15
+    monkeypatch.setenv("AIT_HOPPER_UNITS", "4")
+    assert build_mod.hopper_units(15) == 4

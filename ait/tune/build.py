@@ -46,6 +46,13 @@ KERNELS_PER_TU = 4
 _GROUP_COST = 0.2  # each kernel after the first adds this much of one kernel's compile time
 
 
+def hopper_units(jobs: int) -> int:
+    """How many Hopper translation units a build may have before same-class ones merge:
+    AIT_HOPPER_UNITS, else one per compile job."""
+    env = os.environ.get("AIT_HOPPER_UNITS", "").strip()
+    return max(1, int(env)) if env else jobs
+
+
 def kernels_per_tu() -> int:
     env = os.environ.get("AIT_KERNELS_PER_TU", "").strip()
     return max(1, int(env)) if env else KERNELS_PER_TU
@@ -233,10 +240,10 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                     jobs: int | None = None) -> dict[ProfilerSpec, Profiler]:
     """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
-    Specs are finished in the order given: their translation units are queued in that order
-    (the costliest first within a spec, each spec's main after its units) and
-    `on_ready(spec, profiler)` is called as each profiler is linked, so the caller can profile
-    while later specs still compile. A kernel that fails
+    Specs are finished in the order given: the Hopper translation units are queued first
+    (in spec order, the costliest first within a spec), then each spec's other units and its
+    main, spec by spec; `on_ready(spec, profiler)` is called as each profiler is linked, so
+    the caller can profile while later specs still compile. A kernel that fails
     to compile is left out of its profilers with a warning (its error is kept in
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
@@ -244,15 +251,19 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     jobs = jobs or nvcc.default_jobs()
     units = translation_units([c for spec in specs
                                for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)],
-                              workers=jobs)
-    # queue: each spec's units not queued yet (costliest first), then its main, spec by spec,
-    # so no main holds up a long kernel compile and a spec is linkable as early as it can be
+                              workers=hopper_units(jobs))
+    # queue: the Hopper units first (spec by spec, costliest first): they bound the build;
+    # then, spec by spec, the light units it still needs and its main, so the specs without
+    # Hopper kernels link while those compile and no main holds up a long compile
     queue: list[Unit | ProfilerSpec] = []
-    for spec in specs:
-        names = {c.name for c in spec.candidates}
-        queue += sorted((u for u in units if u not in queue and names & set(u.members)),
-                        key=lambda u: -u.source.cost)
-        queue.append(spec)
+    for heavy_pass in (True, False):
+        for spec in specs:
+            names = {c.name for c in spec.candidates}
+            queue += sorted((u for u in units if u not in queue and names & set(u.members)
+                             and (u.source.cost >= HEAVY_COST) == heavy_pass),
+                            key=lambda u: -u.source.cost)
+            if not heavy_pass:
+                queue.append(spec)
     start = time.perf_counter()
     with (ThreadPoolExecutor(jobs) as pool,
           ThreadPoolExecutor(2) as linker,
