@@ -236,3 +236,27 @@ def test_a_pruned_choice_never_serves_the_full_list(monkeypatch):
     seen = _profiled(monkeypatch)
     got = select_kernels(H100, [POINTWISE])[POINTWISE]
     assert seen == [POINTWISE] and got == all_candidates_for(H100, POINTWISE)[-1]
+
+
+def test_candidate_wins_reads_margins_from_a_profile_cache(tmp_path, capsys):
+    """scripts/candidate_wins.py --cache: wins and near-wins per candidate, and every pruned
+    candidate that came within 5% of the winner (what would argue against a rule)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("candidate_wins",
+                                                  ROOT / "scripts" / "candidate_wins.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    full = all_candidates_for(H100, POINTWISE)
+    gone = next(c for c in full if c.name in dropped_by(H100, POINTWISE, full))
+    winner = candidates_for(H100, POINTWISE)[-1]
+    times = {c.name: 2.0 for c in full} | {winner.name: 1.0, gone.name: 1.01}
+    cache = ProfileCache(tmp_path / "p.sqlite")
+    cache.put(_key(POINTWISE, full), winner.name, 1.0,
+              [{"name": n, "status": "ok", "ms": ms} for n, ms in times.items()])
+    assert script.main(["--cache", str(cache.path)]) == 0
+    out = capsys.readouterr().out
+    assert "pruned candidates within 5% of the winner: 1" in out and gone.name in out
+    row = next(line for line in out.splitlines()
+               if line.startswith(script.base_name(winner.name) + " "))
+    assert row.split()[1:] == ["1", "1", "1", "1"]
