@@ -17,6 +17,7 @@ from ait.ops.conv2d.candidates import conv2d_candidates
 from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
 from ait.tune import ConvRequest, candidates_for
 from ait.tune.build import ProfilerSpec
+from ait.tune.candidates import all_candidates_for
 
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
 H100 = Target.for_arch(90)
@@ -77,9 +78,9 @@ def test_offered_for_pointwise_convs_on_hopper(ep):
     assert {c.tile for c in _gemm(cands)} == set(gemm3x.TILES)
     assert isinstance(cands[0], conv2x.Conv2dCutlass2x)  # the cheap first choice stays first
     assert any(isinstance(c, conv3x.Conv2dCutlass3x) for c in cands)
-    # the tuner's entry point passes the request's geometry through
+    # the tuner's entry point passes the request's geometry through (before tune.prune)
     req = ConvRequest(ep, 8, 56, 56, 64, 256, 1, 1)
-    assert candidates_for(H100, req) == cands
+    assert all_candidates_for(H100, req) == cands
     assert _gemm(candidates_for(H100_F16, req))[0].acc == "f16"
 
 
@@ -111,8 +112,9 @@ def test_strided_offered_for_strided_1x1_convs_on_hopper(ep):
         assert isinstance(cands[0], conv2x.Conv2dCutlass2x)  # the cheap first choice stays first
         assert any(isinstance(c, conv3x.Conv2dCutlass3x) for c in cands)
     shortcut = ConvRequest(ep, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
-    cands = candidates_for(H100, shortcut)
+    cands = all_candidates_for(H100, shortcut)
     assert cands == conv2d_candidates(H100, ep, 256, 512, **STRIDED)
+    assert set(_strided(candidates_for(H100, shortcut))) == set(_strided(cands))  # kept
     assert _strided(cands) and all(c.acc == "f32" for c in _strided(cands))
     assert all(c.acc == "f16" for c in _strided(candidates_for(H100_F16, shortcut)))
 

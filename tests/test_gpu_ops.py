@@ -173,6 +173,7 @@ def test_conv_gemm3x_candidates_in_profiler(target):
     from ait.ops.conv2d import gemm3x
     from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
     from ait.tune import ConvRequest, candidates_for
+    from ait.tune.candidates import all_candidates_for  # every tile, pruned or not
     from ait.tune.select import profile_requests
 
     if target.arch != 90:
@@ -181,7 +182,7 @@ def test_conv_gemm3x_candidates_in_profiler(target):
     for ep in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU):
         for n, h, w, c, k in GEMM3X_SHAPES:
             r = ConvRequest(ep, n, h, w, c, k, 1, 1)
-            cands[r] = [x for x in candidates_for(target, r)
+            cands[r] = [x for x in all_candidates_for(target, r)
                         if isinstance(x, gemm3x.Conv2dGemm3x)]
             assert len(cands[r]) == len(gemm3x.TILES), r.describe()
             expect[r] = "ok"
@@ -266,6 +267,7 @@ def test_conv_gemm3x_strided_candidates_in_profiler(target):
     from ait.ops.conv2d import gemm3x
     from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
     from ait.tune import ConvRequest, candidates_for
+    from ait.tune.candidates import all_candidates_for  # every tile, pruned or not
     from ait.tune.select import profile_requests
 
     if target.arch != 90:
@@ -274,7 +276,7 @@ def test_conv_gemm3x_strided_candidates_in_profiler(target):
     for ep in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU):
         for n, h, w, c, k, stride in GEMM3X_STRIDED_SHAPES:
             r = ConvRequest(ep, n, h, w, c, k, 1, 1, (0, 0), stride)
-            cands[r] = [x for x in candidates_for(target, r)
+            cands[r] = [x for x in all_candidates_for(target, r)
                         if isinstance(x, gemm3x.Conv2dGemm3x) and x.strided]
             assert len(cands[r]) == len(gemm3x.STRIDED_TILES), r.describe()
             expect[r] = "ok"

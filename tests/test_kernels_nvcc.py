@@ -113,3 +113,52 @@ def test_a_kernel_that_does_not_compile_is_left_out(cache, caplog):
     out = subprocess.run([str(prof.path), "--list"], capture_output=True, text=True,
                          timeout=60, check=False)
     assert json.loads(out.stdout) == {"candidates": [conv.name]}
+
+
+def test_kernels_of_one_unit_share_an_object(cache):
+    """Two epilogues of one 2.x tile compile in one translation unit; both profilers link its
+    object, and the model build links that same object (once) for either kernel."""
+    relu, plain = (conv2d_candidates(TARGET, ep, 64, 64)[0] for ep in (BIAS_RELU, BIAS))
+    specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, (relu,)),
+             ProfilerSpec(Family.CONV2D, BIAS, (plain,))]
+    exes = build_profilers(TARGET, specs)
+    objects = sorted((cache / "objects").rglob("*.o"))
+    assert len([o for o in objects if "_tu2_" in o.name]) == 1
+    assert len(objects) == 3  # the unit and two profiler mains
+    for spec, prof in exes.items():
+        out = subprocess.run([str(prof.path), "--list"], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert json.loads(out.stdout) == {"candidates": spec.names}
+    (obj,) = kernel_objects(TARGET, [plain, relu])
+    assert "_tu2_" in obj.name and kernel_objects(TARGET, [plain]) == [obj]
+    syms = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
+    assert f" T {relu.name}\n" in syms and f" T {plain.name}\n" in syms
+
+
+@dataclass(frozen=True)
+class GroupableCandidate:
+    """Two of these differ only in the epilogue, so they share a translation unit; the one
+    with `broken` in its epilogue does not compile."""
+
+    family: ClassVar[Family] = Family.CONV2D
+    compile_cost: ClassVar[float] = 1.0
+    epilogue: str
+
+    @property
+    def name(self) -> str:
+        return f"conv2d_groupable_{self.epilogue}"
+
+    def render(self) -> str:
+        body = "undeclared_thing" if self.epilogue == "broken" else "AIT_OK"
+        return (f'#include "ait_abi.h"\nextern "C" int {self.name}() {{ return {body}; }}\n'
+                f'extern "C" size_t {self.name}_workspace_bytes() {{ return 0; }}\n')
+
+
+def test_a_broken_kernel_does_not_take_its_unit_down(cache, caplog):
+    good, bad = GroupableCandidate("fine"), GroupableCandidate("broken")
+    conv = conv2d_candidates(TARGET, BIAS_RELU, 64, 64)[0]
+    spec = ProfilerSpec(Family.CONV2D, BIAS_RELU, (conv, bad, good))
+    (prof,) = build_profilers(TARGET, [spec]).values()
+    assert prof.names == (conv.name, good.name)
+    assert [n for n, _ in prof.failed] == [bad.name]
+    assert "compiling its kernels one by one" in caplog.text

@@ -28,7 +28,8 @@ FC = GemmRequest(BIAS, 32, 1000, 2048)
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path))
-    for var in ("AIT_FORCE_PROFILE", "AIT_PROFILE_CACHE_ONLY", "AIT_FIXED_KERNEL"):
+    for var in ("AIT_FORCE_PROFILE", "AIT_PROFILE_CACHE_ONLY", "AIT_FIXED_KERNEL",
+                "AIT_ALL_CANDIDATES"):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -1,12 +1,14 @@
-"""On a GPU: every candidate of a few ResNet-50 shapes runs and matches the fp32 reference
-(status ok or cannot_implement, never wrong), and select_kernels fills the cache."""
+"""On a GPU: every candidate of a few ResNet-50 shapes (pruned ones too: AIT_ALL_CANDIDATES=1
+offers them) runs and matches the fp32 reference (status ok or cannot_implement, never
+wrong), and select_kernels fills the cache."""
 from __future__ import annotations
 
 import pytest
 
 from ait.backend.target import detect_target
 from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
-from ait.tune import ConvRequest, GemmRequest, ProfileCache, candidates_for, select_kernels
+from ait.tune import ConvRequest, GemmRequest, ProfileCache, select_kernels
+from ait.tune.candidates import all_candidates_for
 from ait.tune.select import profile_requests
 
 pytestmark = pytest.mark.gpu
@@ -30,7 +32,7 @@ def target():
 
 @pytest.fixture(scope="module")
 def profiled(target):
-    cands = {r: candidates_for(target, r) for r in REQUESTS}
+    cands = {r: all_candidates_for(target, r) for r in REQUESTS}
     return cands, profile_requests(target, REQUESTS, cands)
 
 

@@ -22,15 +22,20 @@ FIRST = [ConvRequest(BIAS_RELU, n, 14, 14, 64, 64, 3, 3, (1, 1)) for n in (1, 2,
 SECOND = [ConvRequest(BIAS, 1, 14, 14, 64, 256, 1, 1)]
 
 
+class Log(list):
+    specs: list = []
+
+
 @pytest.fixture
 def fakes(monkeypatch):
     """build_profilers readies the 3x3 spec, then holds the 1x1 one back until a GPU worker
     has started a job of the first: that only happens if profiling overlaps the build."""
-    log: list[str] = []
+    log = Log()
     first_job_started = threading.Event()
 
     def fake_build(target, specs, on_ready=None, jobs=None):
         out = {}
+        log.specs = [(spec, None) for spec in specs]
         for i, spec in enumerate(specs):
             if i == 1:
                 assert first_job_started.wait(10), "no job ran while the build went on"
@@ -44,8 +49,9 @@ def fakes(monkeypatch):
         log.append(f"ran {job.label} on {gpu}")
         first_job_started.set()
         # the first candidate is the fastest for 3x3, the last one for 1x1; ms = batch
-        fast = 0 if "bias_relu" in job.label else len(job.names) - 1
-        return [[Result(n, "ok", float(b) if i == fast else 9.0) for i, n in enumerate(job.names)]
+        fast = (candidates_for(TARGET, FIRST[0])[0] if "bias_relu" in job.label
+                else candidates_for(TARGET, SECOND[0])[-1]).name
+        return [[Result(n, "ok", float(b) if n == fast else 9.0) for n in job.names]
                 for b in job.batches]
 
     monkeypatch.setattr(select_mod, "build_profilers", fake_build)
@@ -61,13 +67,19 @@ def test_profiling_starts_before_the_last_profiler_is_built(fakes):
     assert set(out) == set(requests)
     built = fakes.index("built second")
     assert any(line.startswith("ran conv2d bias_relu") for line in fakes[:built])
-    # one process per shape: the three batches of the 3x3 conv share one
+    # one process per shape and stage: the three batches of the 3x3 conv share one; the
+    # 2.x candidates of every shape (their own profilers) come before the Hopper ones
     ran = [line.rsplit(" on ", 1)[0] for line in fakes if line.startswith("ran ")]
-    assert ran == [
+    assert ran == 2 * [
         "ran conv2d bias_relu [n=1 h=14 w=14 c=64 k=64 r=3 s=3 pad=(1, 1) stride=(1, 1) "
         "dilation=(1, 1)] (n = 1, 2, 4)",
         "ran conv2d bias [n=1 h=14 w=14 c=64 k=256 r=1 s=1 pad=(0, 0) stride=(1, 1) "
         "dilation=(1, 1)] (n = 1)"]
+    specs = [s for s, _ in fakes.specs]
+    assert [select_mod._heavy(s) for s in specs] == [False, False, True, True]
+    for r in requests:  # every candidate of a request is timed, in one stage or the other
+        assert sorted(n for s in select_mod.stage_specs(r, cands[r]) for n in s.names) == \
+            sorted(c.name for c in cands[r])
     for r in FIRST:  # each request got its own batch's results, not another's
         best, ms, results = out[r]
         assert best.name == cands[r][0].name and ms == r.n and len(results) == len(cands[r])

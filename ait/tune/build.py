@@ -5,8 +5,12 @@ is timed is what ships, and a model built after profiling compiles no kernel aga
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -31,10 +35,166 @@ PROFILER_TEMPLATES = {
 TOLERANCE = {"f32": 1e-2, "f16": 5e-2}
 
 
-def kernel_sources(candidates: Sequence[KernelCandidate]) -> list[nvcc.Source]:
-    """One translation unit per kernel (unique by name, input order kept)."""
+# Kernels per translation unit (AIT_KERNELS_PER_TU overrides; 1: one kernel per object). The
+# kernels of one group differ only in their epilogue (or the strided gather): nvcc parses the
+# CUTLASS headers and instantiates the shared mainloop once for all of them, so three 3.x
+# kernels compile in ~1.35x the time of one and three 2.x kernels in ~1.25x
+# (docs/compile_time.md). Larger groups mean fewer, longer compiles: 4 keeps every group of
+# ResNet's three epilogues (+ the strided variant) whole while the longest object stays
+# within ~1.6x of a single kernel.
+KERNELS_PER_TU = 4
+_GROUP_COST = 0.2  # each kernel after the first adds this much of one kernel's compile time
+
+
+def hopper_units(jobs: int) -> int:
+    """How many Hopper translation units a build may have before same-class ones merge:
+    AIT_HOPPER_UNITS, else one per compile job."""
+    env = os.environ.get("AIT_HOPPER_UNITS", "").strip()
+    return max(1, int(env)) if env else jobs
+
+
+def kernels_per_tu() -> int:
+    env = os.environ.get("AIT_KERNELS_PER_TU", "").strip()
+    return max(1, int(env)) if env else KERNELS_PER_TU
+
+
+def single_source(c: KernelCandidate) -> nvcc.Source:
+    return nvcc.Source(c.name, c.render(), c.compile_cost)
+
+
+def group_key(c: KernelCandidate) -> tuple:
+    """Kernels with equal keys share everything but the epilogue and the strided gather (the
+    same class, tile, schedule, alignment and accumulator), so one TU compiles them cheaply."""
+    if not dataclasses.is_dataclass(c):
+        return ("", c.name)
+    fields = tuple((f.name, getattr(c, f.name)) for f in dataclasses.fields(c)
+                   if f.name not in ("epilogue", "strided"))
+    return (type(c).__module__, type(c).__qualname__, fields)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One translation unit: the kernels `members` (their own sources `singles`, in order)."""
+
+    source: nvcc.Source
+    members: tuple[str, ...]
+    singles: tuple[nvcc.Source, ...]
+
+
+def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None = None,
+                      workers: int | None = None) -> list[Unit]:
+    """Group the unique `candidates` into translation units of at most `per_tu` kernels that
+    share a group_key, in the order of each unit's first kernel. With `workers` (the compile
+    jobs), while there are more Hopper units than workers the two smallest of one kernel
+    class are merged: a further tile costs a TU ~6-10 s against ~26 s alone, so with too few
+    cores fewer, longer TUs finish sooner. A unit's source is its members' own sources,
+    sorted by name, one after the other (each kernel lives in its own namespace and exports
+    its own extern "C" symbols), so its text depends only on the set."""
+    per_tu = per_tu or kernels_per_tu()
     unique = {c.name: c for c in candidates}
-    return [nvcc.Source(name, c.render(), c.compile_cost) for name, c in unique.items()]
+    first = {name: i for i, name in enumerate(unique)}
+    groups: dict[tuple, list[KernelCandidate]] = {}
+    for c in unique.values():
+        groups.setdefault(group_key(c), []).append(c)
+    chunks: list[list[KernelCandidate]] = []
+    for members in groups.values():
+        n = -(-len(members) // per_tu)  # as few units as the cap allows, balanced in size
+        members = sorted(members, key=lambda c: c.name)
+        chunks += [members[i * len(members) // n:(i + 1) * len(members) // n] for i in range(n)]
+    if workers:
+        chunks = _merged_for(chunks, workers)
+    units = [_unit(chunk) for chunk in chunks]
+    return sorted(units, key=lambda u: min(first[m] for m in u.members))
+
+
+HEAVY_COST = 5.0  # a Hopper kernel's compile_cost: a TU of its own costs ~26 s here
+
+
+def _merged_for(chunks: list[list[KernelCandidate]], workers: int
+                ) -> list[list[KernelCandidate]]:
+    chunks = list(chunks)
+
+    def heavy(chunk):
+        return max(c.compile_cost for c in chunk) >= HEAVY_COST
+
+    while sum(map(heavy, chunks)) > workers:
+        by_class: dict[type, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            if heavy(chunk):
+                by_class.setdefault(type(chunk[0]), []).append(i)
+        pairs = [sorted(idx, key=lambda i: len(chunks[i]))[:2]
+                 for idx in by_class.values() if len(idx) > 1]
+        if not pairs:
+            break
+        i, j = sorted(min(pairs, key=lambda p: len(chunks[p[0]]) + len(chunks[p[1]])))
+        chunks[i] = chunks[i] + chunks.pop(j)
+    return chunks
+
+
+def _unit(members: Sequence[KernelCandidate]) -> Unit:
+    members = sorted(members, key=lambda c: c.name)
+    singles = tuple(single_source(c) for c in members)
+    if len(singles) == 1:
+        return Unit(singles[0], (members[0].name,), singles)
+    text = "".join(s.text if s.text.endswith("\n") else s.text + "\n" for s in singles)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    cost = max(s.cost for s in singles) * (1 + _GROUP_COST * (len(singles) - 1))
+    name = f"{members[0].name}_tu{len(singles)}_{digest}"
+    return Unit(nvcc.Source(name, text, cost), tuple(c.name for c in members), singles)
+
+
+def _index_path(single: nvcc.Source) -> Path:
+    return nvcc.cache_dir() / "units" / f"{hashlib.sha256(single.text.encode()).hexdigest()[:24]}"
+
+
+def record_unit(unit: Unit) -> None:
+    """Remember which translation unit each member was compiled in, so the model build links
+    the object the profilers were linked from instead of compiling the kernel alone."""
+    if len(unit.members) == 1:
+        return
+    text_path = nvcc.cache_dir() / "units" / f"{unit.source.name}.cu"
+    _write_atomic(text_path, unit.source.text)
+    for single in unit.singles:
+        _write_atomic(_index_path(single), json.dumps(
+            {"name": unit.source.name, "text": str(text_path), "members": unit.members}))
+
+
+def _recorded_unit(single: nvcc.Source) -> tuple[nvcc.Source, set[str]] | None:
+    try:
+        entry = json.loads(_index_path(single).read_text())
+        text = Path(entry["text"]).read_text()
+        members = set(entry["members"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if single.text not in text or single.name not in members:
+        return None
+    return nvcc.Source(entry["name"], text, single.cost), members
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def kernel_sources(candidates: Sequence[KernelCandidate]) -> list[nvcc.Source]:
+    """The translation units that hold `candidates` (unique by name, input order kept): the
+    unit a kernel was compiled in for the profilers where one is recorded, else the kernel
+    alone. A unit is taken only if none of its kernels is in a unit already taken, so no
+    symbol is linked twice."""
+    out: dict[str, nvcc.Source] = {}
+    covered: set[str] = set()
+    for c in {c.name: c for c in candidates}.values():
+        if c.name in covered:
+            continue
+        single = single_source(c)
+        unit, members = _recorded_unit(single) or (single, {c.name})
+        if members & covered:
+            unit, members = single, {c.name}
+        out[unit.name] = unit
+        covered |= members
+    return list(out.values())
 
 
 def kernel_objects(target: Target, candidates: Sequence[KernelCandidate]) -> list[Path]:
@@ -80,24 +240,40 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                     jobs: int | None = None) -> dict[ProfilerSpec, Profiler]:
     """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
-    Specs are finished in the order given: their kernels are queued in that order (the
-    costliest first within a spec) and `on_ready(spec, profiler)` is called as each profiler
-    is linked, so the caller can profile while later specs still compile. A kernel that fails
+    Specs are finished in the order given: the Hopper translation units are queued first
+    (in spec order, the costliest first within a spec), then each spec's other units and its
+    main, spec by spec; `on_ready(spec, profiler)` is called as each profiler is linked, so
+    the caller can profile while later specs still compile. A kernel that fails
     to compile is left out of its profilers with a warning (its error is kept in
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
-    kernels: dict[str, nvcc.Source] = {}
-    for spec in specs:
-        for src in sorted(kernel_sources(spec.candidates), key=lambda k: -k.cost):
-            kernels.setdefault(src.name, src)
+    # the kernels in spec order, the costliest first within a spec; units follow their first
+    jobs = jobs or nvcc.default_jobs()
+    units = translation_units([c for spec in specs
+                               for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)],
+                              workers=hopper_units(jobs))
+    # queue: the Hopper units first (spec by spec, costliest first): they bound the build;
+    # then, spec by spec, the light units it still needs and its main, so the specs without
+    # Hopper kernels link while those compile and no main holds up a long compile
+    queue: list[Unit | ProfilerSpec] = []
+    for heavy_pass in (True, False):
+        for spec in specs:
+            names = {c.name for c in spec.candidates}
+            queue += sorted((u for u in units if u not in queue and names & set(u.members)
+                             and (u.source.cost >= HEAVY_COST) == heavy_pass),
+                            key=lambda u: -u.source.cost)
+            if not heavy_pass:
+                queue.append(spec)
     start = time.perf_counter()
-    with (nvcc.cancel_on_interrupt(ThreadPoolExecutor(jobs or nvcc.default_jobs())) as pool,
+    with (nvcc.cancel_on_interrupt(ThreadPoolExecutor(jobs)) as pool,
           nvcc.cancel_on_interrupt(ThreadPoolExecutor(2)) as linker,
           tqdm(desc="kernels", unit="obj", total=0) as bar):
-        mains = dict(zip(specs, nvcc.submit_objects(
-            pool, target, [s.main_source(target) for s in specs])))
-        objects = dict(zip(kernels, nvcc.submit_objects(pool, target, list(kernels.values()))))
-        pending = [f for f in {*objects.values(), *mains.values()} if not f.done()]
+        futures = dict(zip(queue, nvcc.submit_objects(pool, target, [
+            q.main_source(target) if isinstance(q, ProfilerSpec) else q.source for q in queue])))
+        mains = {spec: futures[spec] for spec in specs}
+        unit_futures = [futures[u] for u in units]
+        pending = [f for f in {*futures.values()} if not f.done()]
+        objects = _member_objects(pool, target, units, unit_futures)
         bar.total = len(pending)
         bar.refresh()
         for f in pending:
@@ -136,9 +312,45 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     return out
 
 
+def _member_objects(pool: ThreadPoolExecutor, target: Target, units: Sequence[Unit],
+                    futures: Sequence[Future]) -> dict[str, Future]:
+    """{kernel name: future of the object holding it}. When a unit of several kernels fails
+    to compile, its kernels are compiled one by one, so one broken kernel costs only itself."""
+    out: dict[str, Future] = {}
+    for unit, fut in zip(units, futures):
+        if len(unit.members) == 1:
+            out[unit.members[0]] = fut
+            continue
+        mine = {name: Future() for name in unit.members}
+        out.update(mine)
+
+        def done(f: Future, unit: Unit = unit, mine: dict[str, Future] = mine) -> None:
+            if f.exception() is None:
+                record_unit(unit)
+                for m in mine.values():
+                    m.set_result(f.result())
+                return
+            log.warning("translation unit %s (%s) does not compile; compiling its kernels "
+                        "one by one", unit.source.name, ", ".join(unit.members))
+            for m, single in zip(mine.values(),
+                                 nvcc.submit_objects(pool, target, list(unit.singles))):
+                single.add_done_callback(lambda s, m=m: _settle(m, s))
+
+        fut.add_done_callback(done)
+    return out
+
+
+def _settle(target: Future, source: Future) -> None:
+    if source.exception() is None:
+        target.set_result(source.result())
+    else:
+        target.set_exception(source.exception())
+
+
 def _link(target: Target, spec: ProfilerSpec, main: Future, objects: list[Future],
           failed: tuple[tuple[str, str], ...]) -> Profiler:
-    objs = [main.result()] + [f.result() for f in objects]
+    # kernels of one translation unit share its object: link each object once
+    objs = list(dict.fromkeys([main.result()] + [f.result() for f in objects]))
     digest = hashlib.sha256("\n".join(o.name for o in objs).encode()).hexdigest()[:16]
     stem = f"{spec.family.value}_{spec.epilogue.tag}_{target.acc}_sm{target.arch}"
     exe = nvcc.cache_dir() / "profilers" / f"{stem}_{digest}"

@@ -9,6 +9,7 @@ from ait.ops.conv2d.candidates import CANDIDATE_SET_VERSION as CONV2D_SET_VERSIO
 from ait.ops.conv2d.candidates import conv2d_candidates
 from ait.ops.gemm.candidates import CANDIDATE_SET_VERSION as GEMM_SET_VERSION
 from ait.ops.gemm.candidates import gemm_candidates
+from ait.tune.prune import prune
 from ait.tune.requests import ConvRequest, GemmRequest, Request
 
 _SET_VERSION = {Family.CONV2D: CONV2D_SET_VERSION, Family.GEMM: GEMM_SET_VERSION}
@@ -19,6 +20,13 @@ class NoCandidateError(RuntimeError):
 
 
 def candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
+    """The candidates profiled for `request`: every one that can run it, less those the
+    rules of tune.prune show cannot win (all of them with AIT_ALL_CANDIDATES=1)."""
+    return prune(target, request, all_candidates_for(target, request))
+
+
+def all_candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
+    """Every candidate able to run `request`, whatever AIT_ALL_CANDIDATES says."""
     if isinstance(request, ConvRequest):
         return conv2d_candidates(target, request.epilogue, request.c, request.k,
                                  few_channels=request.few_channels, r=request.r, s=request.s,
@@ -49,8 +57,9 @@ def candidate_set_id(family: Family, cands: list[KernelCandidate]) -> str:
 
 
 def find_candidate(target: Target, request: Request, name: str) -> KernelCandidate:
-    """The candidate called `name` among those for `request` (names are looked up, not parsed)."""
-    for c in candidates_for(target, request):
+    """The candidate called `name` among those for `request` (names are looked up, not parsed;
+    a pruned candidate is found too: a choice may come from an AIT_ALL_CANDIDATES=1 build)."""
+    for c in all_candidates_for(target, request):
         if c.name == name:
             return c
     raise KeyError(f"{name} is not a candidate for {request.describe()} on sm_{target.arch}")

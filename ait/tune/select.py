@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from ait.backend import nvcc
 from ait.backend.kernel import KernelCandidate
 from ait.backend.target import Target
-from ait.tune.build import Profiler, ProfilerSpec, build_profilers
+from ait.tune.build import HEAVY_COST, Profiler, ProfilerSpec, build_profilers
 from ait.tune.cache import ProfileCache, ProfileKey, env_flag
-from ait.tune.candidates import candidate_set_id, require_candidates
+from ait.tune.candidates import all_candidates_for, candidate_set_id, require_candidates
 from ait.tune.requests import Request
 from ait.tune.runner import Job, Result, run_jobs, visible_gpus
 
@@ -59,8 +59,10 @@ def select_kernels(target: Target, requests: Iterable[Request], *, profile: bool
     keys = {r: profile_key(target, r, cands[r]) for r in requests}
     chosen: dict[Request, KernelCandidate] = {}
     for r in requests:
-        entry = None if force else cache.get(keys[r])
         by_name = {c.name: c for c in cands[r]}
+        entry = None if force else cache.get(keys[r])
+        if entry is None and not force:
+            entry = _full_list_entry(target, r, cands[r], cache)
         if entry is not None and entry.kernel in by_name:
             chosen[r] = by_name[entry.kernel]
     misses = [r for r in requests if r not in chosen]
@@ -74,6 +76,19 @@ def select_kernels(target: Target, requests: Iterable[Request], *, profile: bool
             cache.put(keys[r], cand.name, ms, [res.raw for res in results])
             chosen[r] = cand
     return {r: chosen[r] for r in requests}
+
+
+def _full_list_entry(target: Target, request: Request, cands: list[KernelCandidate],
+                     cache: ProfileCache):
+    """The choice cached for the full (AIT_ALL_CANDIDATES=1) list of a pruned request, when
+    its winner is in the pruned list: the fastest of a list is the fastest of any part of it
+    that holds it. (The other way round never holds: a pruned choice is keyed by its own
+    list and never serves the full one.)"""
+    full = all_candidates_for(target, request)
+    if [c.name for c in full] == [c.name for c in cands]:
+        return None
+    entry = cache.get(profile_key(target, request, full))
+    return entry if entry is not None and entry.kernel in {c.name for c in cands} else None
 
 
 def profile_key(target: Target, request: Request, cands: list[KernelCandidate]) -> ProfileKey:
@@ -109,14 +124,17 @@ def profile_requests(target: Target, requests: list[Request],
                      cands: dict[Request, list[KernelCandidate]]
                      ) -> dict[Request, tuple[KernelCandidate, float, list[Result]]]:
     """Build the needed profilers and run them, the GPUs starting on each profiler as soon as
-    it is linked while nvcc goes on with the rest; return (fastest correct candidate, ms,
+    it is linked while nvcc goes on with the rest (a request's 2.x candidates are timed while
+    its Hopper ones still compile: stage_specs); return (fastest correct candidate, ms,
     results) per request."""
     gpus = visible_gpus()  # before any compile: no GPU is an error at once
-    specs = {r: ProfilerSpec(r.family, r.epilogue, tuple(cands[r])) for r in requests}
+    specs = {r: stage_specs(r, cands[r]) for r in requests}
     by_spec: dict[ProfilerSpec, list[Request]] = defaultdict(list)
     for r in requests:
-        by_spec[specs[r]].append(r)
-    order = sorted(by_spec, key=lambda s: -len(by_spec[s]))  # most problems first
+        for spec in specs[r]:
+            by_spec[spec].append(r)
+    # the profilers without Hopper kernels first (they link in seconds), most problems first
+    order = sorted(by_spec, key=lambda s: (_heavy(s), -len(by_spec[s])))
     n_jobs = len({(s, tuple(r.shape_argv())) for s, rs in by_spec.items() for r in rs})
     ready: queue.Queue = queue.Queue()
     profilers: dict[ProfilerSpec, Profiler] = {}
@@ -161,17 +179,34 @@ def profile_requests(target: Target, requests: list[Request],
              len(requests), len(queued), len(gpus), t.get("first", float("nan")), t["built"],
              time.perf_counter() - clock["start"])
     # run_jobs keeps the order the jobs were queued in; each job's results are per batch
-    ran = {r: res for rs, per_batch in zip(queued, results) for r, res in zip(rs, per_batch)}
+    ran: dict[Request, list[Result]] = defaultdict(list)
+    for rs, per_batch in zip(queued, results):
+        for r, res in zip(rs, per_batch):
+            ran[r] += res
     if build_error:
         raise build_error[0]
     out = {}
     for r in requests:
-        prof = profilers[specs[r]]
         failed = [Result(name, "compile_error", raw={"name": name, "status": "compile_error",
                                                       "error": err[-2000:]})
-                  for name, err in prof.failed]
-        out[r] = _best(r, cands[r], ran.get(r, []) + failed)
+                  for spec in specs[r] for name, err in profilers[spec].failed]
+        out[r] = _best(r, cands[r], ran[r] + failed)
     return out
+
+
+def _heavy(spec: ProfilerSpec) -> bool:
+    return any(c.compile_cost >= HEAVY_COST for c in spec.candidates)
+
+
+def stage_specs(request: Request, cands: list[KernelCandidate]) -> list[ProfilerSpec]:
+    """The profilers one request is timed in: its cheap-to-compile candidates (2.x, GEMV) in
+    one, its Hopper ones in another, so the GPU times the first while nvcc still builds the
+    second (a Hopper translation unit takes ~30 s, a 2.x one ~5 s). The fastest correct
+    candidate is chosen over both."""
+    light = tuple(c for c in cands if c.compile_cost < HEAVY_COST)
+    heavy = tuple(c for c in cands if c.compile_cost >= HEAVY_COST)
+    return [ProfilerSpec(request.family, request.epilogue, part)
+            for part in (light, heavy) if part]
 
 
 def _best(request: Request, cands: list[KernelCandidate], results: list[Result]):

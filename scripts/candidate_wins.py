@@ -1,0 +1,128 @@
+"""Which kernel candidates won, where: the evidence behind ait/tune/prune.py's rules.
+
+Reads benchmark result files (`benchmark_ait.py` JSON: `metadata.kernels` names the kernel
+each op ran per batch bucket, the profiler's choice) and prints, per candidate (its name without
+the epilogue and accumulator), the problem classes and batch buckets it won, and whether the
+rules of tune.prune would still offer it there. With `--cache profile.sqlite` (a profile cache
+filled with AIT_ALL_CANDIDATES=1) it also reads every candidate's time per problem and prints
+how often each won or came within 2% / 5% of the winner, and every candidate the rules drop
+that came within 5%. Needs no GPU.
+
+    python scripts/candidate_wins.py docs/results/*/ait*.json
+    python scripts/candidate_wins.py --cache $AIT_CACHE_DIR/profile.sqlite
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ait.backend.target import Target  # noqa: E402
+from ait.compiler.build_graph import build_graph  # noqa: E402
+from ait.compiler.compile_model import kernel_requests  # noqa: E402
+from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU  # noqa: E402
+from ait.tune.candidates import all_candidates_for, candidates_for  # noqa: E402
+from ait.tune.prune import dropped_by  # noqa: E402
+from ait.tune.requests import ConvRequest, GemmRequest  # noqa: E402
+
+EPILOGUES = {e.tag: e for e in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)}
+from modeling.build import build_resnet_graph  # noqa: E402
+
+
+def problem_class(r) -> str:
+    if isinstance(r, ConvRequest):
+        return f"conv {r.r}x{r.s}/s{r.stride[0]} c{r.c} k{r.k} {r.h}x{r.w}"
+    return f"gemm n{r.n} k{r.k}"
+
+
+def base_name(name: str) -> str:
+    return re.sub(r"_(bias\w*)_f(16|32)$", "", name)
+
+
+def margins(path: str) -> int:
+    """Per candidate: wins and near-wins over every problem of a profile cache."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT family, epilogue, dims, arch, acc, kernel, results FROM profile")
+    stats = collections.defaultdict(lambda: [0, 0, 0, 0])  # timed, won, within 2%, within 5%
+    close_pruned = []
+    for family, tag, dims, arch, acc, kernel, results in rows:
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(dims)}
+        r = (ConvRequest(EPILOGUES[tag], **kw) if family == "conv2d"
+             else GemmRequest(EPILOGUES[tag], **kw))
+        target = Target.for_arch(arch, use_fp16_acc=acc == "f16")
+        times = {x["name"]: x["ms"] for x in json.loads(results or "[]")
+                 if x.get("status") == "ok" and x.get("ms")}
+        if not times:
+            continue
+        best = min(times.values())
+        dropped = dropped_by(target, r, all_candidates_for(target, r))
+        for name, ms in times.items():
+            st = stats[base_name(name)]
+            st[0] += 1
+            st[1] += name == kernel
+            st[2] += ms <= best * 1.02
+            st[3] += ms <= best * 1.05
+            if name in dropped and ms <= best * 1.05:
+                close_pruned.append(f"{r.describe()}: {name} {ms / best:.3f}x the best "
+                                    f"({dropped[name]})")
+    print(f"{'candidate':60s} timed  won  <=2%  <=5%")
+    for name in sorted(stats):
+        print(f"{name:60s} {stats[name][0]:5d} {stats[name][1]:4d} {stats[name][2]:5d} "
+              f"{stats[name][3]:5d}")
+    print(f"\npruned candidates within 5% of the winner: {len(close_pruned)}")
+    for line in close_pruned:
+        print("   ", line)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="*", help="benchmark_ait.py result JSON files")
+    ap.add_argument("--cache", help="a profile cache (profile.sqlite) to read the margins from")
+    args = ap.parse_args(argv)
+    if args.cache:
+        margins(args.cache)
+    graphs: dict[tuple, dict] = {}
+    wins: dict[str, dict[str, set]] = collections.defaultdict(lambda: collections.defaultdict(set))
+    pruned: list[str] = []
+    for path in args.results:
+        meta = json.loads(Path(path).read_text()).get("metadata", {})
+        if "kernels" not in meta:
+            continue
+        arch = 90 if str(meta.get("gpu", {}).get("capability", "9.0")).startswith("9") else 80
+        target = Target.for_arch(arch, use_fp16_acc=bool(meta.get("use_fp16_acc")))
+        key = (meta.get("model", "resnet50"), tuple(meta["batch_range"]), meta.get("stem"),
+               meta.get("image_size", 224))
+        if key not in graphs:
+            _, y = build_resnet_graph(key[0], key[1], key[3], 1000, stem=key[2])
+            g = build_graph(y)
+            reqs = kernel_requests(g)
+            graphs[key] = {op.name: dict(reqs[op._uid]) for op in g.ops if op._uid in reqs}
+        for op, kb in meta["kernels"].items():
+            for bucket, name in zip(kb["upper"], kb["names"]):
+                r = graphs[key][op][bucket]
+                base = base_name(name)
+                wins[base][problem_class(r)].add(bucket)
+                if name not in {c.name for c in candidates_for(target, r)}:
+                    pruned.append(f"{path}: {op} batch <= {bucket}: {name}")
+    for base in sorted(wins):
+        total = sum(len(b) for b in wins[base].values())
+        print(f"{base}: {total} (class, bucket) wins")
+        for cls in sorted(wins[base]):
+            print(f"    {cls}  batch buckets {sorted(wins[base][cls])}")
+    if args.results:
+        print(f"\nwinners the pruning rules would no longer offer: {len(pruned)}")
+        for line in pruned:
+            print("   ", line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

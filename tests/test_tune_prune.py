@@ -1,0 +1,262 @@
+"""tune.prune: which candidates a problem gets per arch, AIT_ALL_CANDIDATES=1, and the
+profile-cache semantics of pruned lists (no GPU, no nvcc)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ait.backend.target import Target
+from ait.ops.conv2d import cutlass2x as conv2x
+from ait.ops.conv2d import cutlass3x as conv3x
+from ait.ops.conv2d import gemm3x
+from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.ops.gemm import cutlass2x as gemm2x
+from ait.ops.gemm import gemv
+from ait.tune import ConvRequest, GemmRequest, ProfileCache, candidates_for, select_kernels
+from ait.tune import select as select_mod
+from ait.tune.candidates import all_candidates_for
+from ait.tune.prune import RULES, dropped_by
+from tests.test_tune_cache import isolated  # noqa: F401 -- autouse: own cache dir, clean env
+
+H100 = Target.for_arch(90)
+A100 = Target.for_arch(80)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def conv(c, k, r=3, *, stride=1, ep=BIAS_RELU, n=32, hw=56, few=False):
+    pad = (r // 2, r // 2)
+    return ConvRequest(ep, n, hw, hw, c, k, r, r, pad, (stride, stride), (1, 1), few)
+
+
+def tiles(cands, cls, **attrs):
+    return {c.tile.shape for c in cands if isinstance(c, cls)
+            and all(getattr(c, a) == v for a, v in attrs.items())}
+
+
+def names(cands):
+    return [c.name for c in cands]
+
+
+N64_2X = {(128, 64, 32), (256, 64, 32), (64, 64, 32)}  # the 2.x tiles kept on sm_90
+
+
+@pytest.mark.parametrize("c,k,want_3x", [
+    (64, 64, {(64, 64, 64), (128, 64, 64)}),                        # layer1: only N = 64
+    (128, 128, {(64, 64, 64), (64, 128, 64), (128, 128, 64)}),      # no 64x256 at K = 128
+    (256, 256, {(64, 64, 64), (64, 128, 64), (128, 128, 64), (64, 256, 64)}),
+    (512, 512, {(64, 64, 64), (64, 128, 64), (128, 128, 64), (64, 256, 64)}),
+    (96, 96, {(64, 64, 64), (64, 128, 64), (128, 64, 64), (128, 128, 64)}),  # K < 128: tall
+])
+def test_3x3_conv_on_sm90(c, k, want_3x):
+    cands = candidates_for(H100, conv(c, k))
+    assert tiles(cands, conv2x.Conv2dCutlass2x) == N64_2X
+    assert all(x.iterator is conv2x.Iterator.OPTIMIZED for x in cands
+               if isinstance(x, conv2x.Conv2dCutlass2x))
+    assert tiles(cands, conv3x.Conv2dCutlass3x) == want_3x
+    assert not tiles(cands, gemm3x.Conv2dGemm3x)
+
+
+def test_pointwise_conv_on_sm90():
+    full = tiles(all_candidates_for(H100, conv(64, 256, 1)), gemm3x.Conv2dGemm3x)
+    assert tiles(candidates_for(H100, conv(64, 256, 1)), gemm3x.Conv2dGemm3x) == full
+    # K = 64: the 128x256 cooperative tile is dominated by the 128x128 one; 256x128 (which
+    # won the 64 -> 64 1x1 conv at batch 32-256) has no narrower same-M tile and stays
+    narrow = candidates_for(H100, conv(256, 64, 1))
+    assert {(x.tile.shape, x.tile.schedule) for x in narrow if isinstance(x, gemm3x.Conv2dGemm3x)} \
+        == {((256, 128, 64), gemm3x.Schedule.COOPERATIVE),
+            ((128, 128, 64), gemm3x.Schedule.COOPERATIVE),
+            ((128, 128, 64), gemm3x.Schedule.PINGPONG)}
+
+
+def test_strided_pointwise_conv_keeps_the_gather_gemms_and_the_wide_2x_tiles():
+    shortcut = ConvRequest(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
+    cands = candidates_for(H100, shortcut)
+    assert tiles(cands, gemm3x.Conv2dGemm3x, strided=True) == {t.shape for t in
+                                                               gemm3x.STRIDED_TILES}
+    # 128x256x32 won here before the gather + GEMM candidates existed: kept
+    assert tiles(cands, conv2x.Conv2dCutlass2x) == N64_2X | {(128, 128, 32), (128, 256, 32)}
+    assert (128, 64, 64) not in tiles(cands, conv3x.Conv2dCutlass3x)  # K = 512: 64x128
+
+
+def test_small_c_stem_drops_few_channel_kernels_on_sm90_only():
+    s2d = ConvRequest(BIAS_RELU, 32, 115, 115, 16, 64, 4, 4)
+    assert not [x for x in candidates_for(H100, s2d)
+                if isinstance(x, conv2x.Conv2dCutlass2x)
+                and x.iterator is conv2x.Iterator.FEW_CHANNELS]
+    assert [x for x in candidates_for(A100, s2d) if isinstance(x, conv2x.Conv2dCutlass2x)
+            and x.iterator is conv2x.Iterator.FEW_CHANNELS]
+
+
+def test_padded_stem_and_unaligned_convs_keep_every_2x_kernel():
+    stem = ConvRequest(BIAS_RELU, 32, 224, 224, 8, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
+    assert candidates_for(H100, stem) == all_candidates_for(H100, stem)
+    odd = conv(36, 18)  # no 3.x kernel (C, K not multiples of 8): the 2.x ones are all there is
+    assert candidates_for(H100, odd) == all_candidates_for(H100, odd)
+
+
+@pytest.mark.parametrize("m,want", [(1, {(64, 64, 64)}), (256, {(64, 64, 64)}),
+                                    (1024, {t.shape for t, _ in gemm2x.CONFIGS})])
+def test_classifier_gemm_by_m(m, want):
+    cands = candidates_for(H100, GemmRequest(BIAS, m, 1000, 2048))
+    assert tiles(cands, gemm2x.GemmRcrCutlass2x) == want
+    assert len([x for x in cands if isinstance(x, gemv.GemmRcrGemv)]) == len(gemv.CONFIGS)
+
+
+REQUESTS = [conv(c, k, r, stride=s, ep=ep, n=n) for c, k in ((64, 64), (128, 128), (256, 256),
+                                                            (512, 2048), (256, 64), (16, 64))
+            for r in (1, 3) for s in (1, 2) for ep in (BIAS, BIAS_RELU, BIAS_ADD_RELU)
+            for n in (1, 256)] + [
+    GemmRequest(BIAS, m, 1000, 2048) for m in (1, 8, 256, 512, 4096)] + [
+    ConvRequest(BIAS_RELU, 8, 224, 224, c, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
+    for c in (4, 8)]
+
+
+@pytest.mark.parametrize("target", [H100, A100], ids=["sm90", "sm80"])
+def test_first_candidate_is_never_dropped(target):
+    for r in REQUESTS:
+        assert candidates_for(target, r)[0] == all_candidates_for(target, r)[0], r
+
+
+def test_sm80_keeps_every_candidate():
+    assert all(rule.arch == 90 for rule in RULES)
+    for r in REQUESTS:
+        assert candidates_for(A100, r) == all_candidates_for(A100, r), r
+
+
+def test_all_candidates_env_brings_every_one_back(monkeypatch):
+    pruned = {r: candidates_for(H100, r) for r in REQUESTS}
+    assert sum(len(all_candidates_for(H100, r)) - len(p) for r, p in pruned.items()) > 0
+    monkeypatch.setenv("AIT_ALL_CANDIDATES", "1")
+    for r in REQUESTS:
+        assert candidates_for(H100, r) == all_candidates_for(H100, r)
+        assert not set(names(pruned[r])) - set(names(candidates_for(H100, r)))
+
+
+def test_pruned_keeps_the_order_of_the_full_list():
+    for r in REQUESTS:
+        full = names(all_candidates_for(H100, r))
+        kept = names(candidates_for(H100, r))
+        assert kept == [n for n in full if n in kept]
+        assert set(dropped_by(H100, r, all_candidates_for(H100, r))) == set(full) - set(kept)
+
+
+def _result_winners():
+    """(request, kernel) for every op and batch bucket of the H200 benchmark runs that name
+    their kernels (ResNet-50, both stems)."""
+    from ait.compiler.build_graph import build_graph
+    from ait.compiler.compile_model import kernel_requests
+    from modeling.build import build_resnet_graph
+
+    out, graphs = [], {}
+    for f in sorted((ROOT / "docs" / "results").glob("*/ait*.json")):
+        meta = json.loads(f.read_text())["metadata"]
+        if "kernels" not in meta or meta.get("use_fp16_acc"):
+            continue
+        stem = meta["stem"]
+        if stem not in graphs:
+            _, y = build_resnet_graph(meta["model"] if "model" in meta else "resnet50",
+                                      tuple(meta["batch_range"]), 224, 1000, stem=stem)
+            g = build_graph(y)
+            reqs = kernel_requests(g)
+            graphs[stem] = {op.name: dict(reqs[op._uid]) for op in g.ops if op._uid in reqs}
+        for op, kb in meta["kernels"].items():
+            for b, name in zip(kb["upper"], kb["names"]):
+                out.append((graphs[stem][op][b], name))
+    return out
+
+
+def test_every_measured_winner_stays_a_candidate():
+    winners = _result_winners()
+    assert len(winners) > 1800
+    for r, name in winners:
+        assert name in names(candidates_for(H100, r)), (r.describe(), name)
+
+
+# -- profile-cache semantics ----------------------------------------------------------------
+
+POINTWISE = conv(256, 64, 1)  # pruned on sm_90 (2.x wide tiles, 3.x N > K, ...)
+
+
+def _key(r, cands):
+    return select_mod.profile_key(H100, r, cands)
+
+
+def test_cache_key_differs_between_pruned_and_full_lists(monkeypatch):
+    pruned_key = _key(POINTWISE, candidates_for(H100, POINTWISE))
+    full_key = _key(POINTWISE, all_candidates_for(H100, POINTWISE))
+    assert pruned_key.candidate_set != full_key.candidate_set
+    assert pruned_key.digest() != full_key.digest()
+    monkeypatch.setenv("AIT_ALL_CANDIDATES", "1")
+    assert _key(POINTWISE, candidates_for(H100, POINTWISE)) == full_key
+    # where nothing is pruned the lists, and so the keys, are the same: one choice serves both
+    assert _key(conv(36, 18), candidates_for(H100, conv(36, 18))) == \
+        _key(conv(36, 18), all_candidates_for(H100, conv(36, 18)))
+
+
+def _no_profiling(monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("profiling was not expected")
+    monkeypatch.setattr(select_mod, "profile_requests", fail)
+
+
+def _profiled(monkeypatch):
+    seen = []
+
+    def fake(target, requests, cands):
+        seen.extend(requests)
+        return {r: (cands[r][-1], 0.5, []) for r in requests}
+    monkeypatch.setattr(select_mod, "profile_requests", fake)
+    return seen
+
+
+def test_a_full_list_choice_serves_the_pruned_list_when_it_is_kept(monkeypatch):
+    full = all_candidates_for(H100, POINTWISE)
+    kept = candidates_for(H100, POINTWISE)
+    winner = kept[3]
+    ProfileCache().put(_key(POINTWISE, full), winner.name, 0.1)
+    _no_profiling(monkeypatch)
+    assert select_kernels(H100, [POINTWISE])[POINTWISE] == winner
+
+
+def test_a_pruned_full_list_winner_is_profiled_again(monkeypatch):
+    full = all_candidates_for(H100, POINTWISE)
+    gone = next(c for c in full if c.name in dropped_by(H100, POINTWISE, full))
+    ProfileCache().put(_key(POINTWISE, full), gone.name, 0.1)
+    seen = _profiled(monkeypatch)
+    got = select_kernels(H100, [POINTWISE])[POINTWISE]
+    assert seen == [POINTWISE] and got == candidates_for(H100, POINTWISE)[-1]
+
+
+def test_a_pruned_choice_never_serves_the_full_list(monkeypatch):
+    ProfileCache().put(_key(POINTWISE, candidates_for(H100, POINTWISE)),
+                       candidates_for(H100, POINTWISE)[0].name, 0.1)
+    monkeypatch.setenv("AIT_ALL_CANDIDATES", "1")
+    seen = _profiled(monkeypatch)
+    got = select_kernels(H100, [POINTWISE])[POINTWISE]
+    assert seen == [POINTWISE] and got == all_candidates_for(H100, POINTWISE)[-1]
+
+
+def test_candidate_wins_reads_margins_from_a_profile_cache(tmp_path, capsys):
+    """scripts/candidate_wins.py --cache: wins and near-wins per candidate, and every pruned
+    candidate that came within 5% of the winner (what would argue against a rule)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("candidate_wins",
+                                                  ROOT / "scripts" / "candidate_wins.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    full = all_candidates_for(H100, POINTWISE)
+    gone = next(c for c in full if c.name in dropped_by(H100, POINTWISE, full))
+    winner = candidates_for(H100, POINTWISE)[-1]
+    times = {c.name: 2.0 for c in full} | {winner.name: 1.0, gone.name: 1.01}
+    cache = ProfileCache(tmp_path / "p.sqlite")
+    cache.put(_key(POINTWISE, full), winner.name, 1.0,
+              [{"name": n, "status": "ok", "ms": ms} for n, ms in times.items()])
+    assert script.main(["--cache", str(cache.path)]) == 0
+    out = capsys.readouterr().out
+    assert "pruned candidates within 5% of the winner: 1" in out and gone.name in out
+    row = next(line for line in out.splitlines()
+               if line.startswith(script.base_name(winner.name) + " "))
+    assert row.split()[1:] == ["1", "1", "1", "1"]
