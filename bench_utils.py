@@ -32,7 +32,7 @@ REPO_DIR = Path(__file__).resolve().parent
 
 CSV_FIELDS = (
     "kind", "model", "variant", "batch_size", "latency_ms", "qps", "std_ms", "min_ms", "max_ms",
-    "runs", "iters_per_run", "compile_s", "max_rel_err", "error",
+    "runs", "iters_per_run", "compile_s", "max_rel_err", "single_ms", "host_us", "error",
 )
 
 # Column labels of the upstream-style table; unknown variants are shown by their own name.
