@@ -29,7 +29,7 @@ import bench_utils as bu
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="bench_serve.py", description=__doc__.split("\n\n")[0],
+    ap = bu.ArgumentParser(prog="bench_serve.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--url", default="http://127.0.0.1:8000/", help="the server's endpoint")

@@ -37,7 +37,7 @@ def _batch_range(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = bu.ArgumentParser(
         prog="benchmark_ait.py",
         description="Compile ResNet with ait once (dynamic batch) and benchmark it per batch "
         "size: median latency and QPS, CUDA graph mode by default.",

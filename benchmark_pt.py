@@ -36,7 +36,7 @@ COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = bu.ArgumentParser(
         prog="benchmark_pt.py",
         description="Benchmark PyTorch (timm) ResNet inference in fp16 per batch size: eager, "
         "channels_last + CUDA graph, torch.compile (BN folded) + CUDA graph.",

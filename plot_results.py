@@ -15,7 +15,7 @@ import bench_utils as bu
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = bu.ArgumentParser(
         prog="plot_results.py",
         description="Draw QPS vs batch size (log2 axis) for ait and every PyTorch variant "
         "found in the results dir, and print the combined table.",

@@ -30,13 +30,14 @@ REPO_DIR = Path(__file__).resolve().parent
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
+from ait import cli  # noqa: E402
 from modeling import serving  # noqa: E402  (plain Python, no Ray)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from modeling.resnet import SPECS
 
-    ap = argparse.ArgumentParser(prog="serve_resnet.py", description=__doc__.split("\n\n")[0],
+    ap = cli.ArgumentParser(prog="serve_resnet.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--model", default="resnet50", choices=sorted(SPECS))

@@ -120,7 +120,8 @@ def test_readme_figures_have_a_source_in_the_repo():
     assert "docs/REFERENCE_FIGURES.md" in readme
     figures = (ROOT / "docs" / "REFERENCE_FIGURES.md").read_text()
     # the upstream column of the README's main table: each figure is in the figures file
-    header = next(line for line in readme.splitlines() if "upstream AIT" in line)
+    header = next(line for line in readme.splitlines()
+                  if line.startswith("|") and "upstream AIT" in line)
     col = header.split("|").index(next(c for c in header.split("|") if "upstream AIT" in c))
     rows = [line.split("|") for line in readme.splitlines()
             if re.match(r"\| \d+ \|", line) and len(line.split("|")) == len(header.split("|"))]
