@@ -137,6 +137,7 @@ def compile_model(args, batch_range):
         **extra,
         stem=args.stem,
         **({"num_runtimes": args.threads} if args.threads > 1 else {}),
+        **({"load": False} if args.compile_only else {}),
     )
     compile_s = time.perf_counter() - start
     print(f"[ait] compile_resnet returned after {compile_s:.1f} s", flush=True)
@@ -289,10 +290,8 @@ def main() -> int:
         print("[ait] ROCm: graph mode off, as upstream", flush=True)
         args.use_graph = False
     model, compile_s = compile_model(args, batch_range)
-    if args.compile_only:
-        if hasattr(model, "close"):
-            model.close()
-        print(f"[ait] compile only: done ({compile_s:.1f} s)", flush=True)
+    if args.compile_only:  # `model` is the .so's path: nothing was loaded, no GPU needed
+        print(f"[ait] compile only: {model} ({compile_s:.1f} s)", flush=True)
         return 0
 
     timm_model, weights_source = bind_weights(model, args)

@@ -60,8 +60,19 @@ def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: s
     """Compile the graph that computes ``outputs`` into ``workdir/name/<name>.so``; returns a
     loaded ``Model`` with ``num_runtimes`` execution contexts (calls that may run at once).
     ``profile=False`` takes the first candidate that fits each op instead of timing them (no
-    GPU needed; also ``AIT_FIXED_KERNEL=first``)."""
+    GPU needed; also ``AIT_FIXED_KERNEL=first``). Loading needs the GPU; ``build_model``
+    stops at the .so."""
     from ait.runtime.model import Model
+
+    so = build_model(outputs, target, workdir, name, profile=profile, verbose=verbose)
+    return Model(so, num_runtimes=num_runtimes)
+
+
+def build_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str | Path = "./tmp",
+                name: str = "model", *, profile: bool = True, verbose: bool = True) -> Path:
+    """compile_model without the load: builds ``workdir/name/<name>.so`` and returns its path
+    (with ``profile=False`` or ``AIT_FIXED_KERNEL=first`` and a target such as
+    ``Target.for_arch(90)``, on a machine without a GPU)."""
     from ait.tune import kernel_sources, select_kernels
 
     t0 = time.perf_counter()
@@ -97,4 +108,4 @@ def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: s
     fs.write_atomic(out_dir / "build_summary.txt", summary + "\n")
     if verbose:
         print(summary, flush=True)
-    return Model(so, num_runtimes=num_runtimes)
+    return so
