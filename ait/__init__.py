@@ -3,10 +3,10 @@
 Importing ait never imports torch: the numpy path must work where torch is absent.
 """
 from ait.backend.target import Target, detect_target
-from ait.compiler import build_graph, compile_model
+from ait.compiler import build_graph, compile_model, run_reference
 from ait.frontend import nn
 from ait.ir import AitError, IntImm, IntVar, ShapeError, Tensor
-from ait.runtime import AITData, Model, run_reference
+from ait.runtime import AITData, Model
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ait.backend.target import Target  # noqa: E402
 from ait.compiler.build_graph import build_graph  # noqa: E402
 from ait.compiler.compile_model import kernel_requests  # noqa: E402
-from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU  # noqa: E402
+from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU  # noqa: E402
 from ait.tune.candidates import all_candidates_for, candidates_for  # noqa: E402
 from ait.tune.prune import dropped_by  # noqa: E402
 from ait.tune.requests import ConvRequest, GemmRequest  # noqa: E402

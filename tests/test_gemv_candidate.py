@@ -6,7 +6,7 @@ import pytest
 
 from ait.backend.target import Target
 from ait.backend.templates import ABI_INCLUDE_DIR
-from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_RELU
 from ait.ops.gemm.gemv import GemmRcrGemv
 from ait.tune import GemmRequest, candidates_for
 

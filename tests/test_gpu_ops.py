@@ -171,7 +171,7 @@ def test_conv_gemm3x_candidates_in_profiler(target):
     checks against its fp32 reference): ok on pointwise convs; on a 3x3 or a stride-2 1x1
     conv they answer cannot_implement (never crash, never a wrong result)."""
     from ait.ops.conv2d import gemm3x
-    from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
+    from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
     from ait.tune import ConvRequest, candidates_for
     from ait.tune.candidates import all_candidates_for  # every tile, pruned or not
     from ait.tune.select import profile_requests
@@ -265,7 +265,7 @@ def test_conv_gemm3x_strided_candidates_in_profiler(target):
     output): ok on strided 1x1 convs; on a stride-1 1x1 conv (the plain GEMM's job) and on a
     3x3 stride-2 conv they answer cannot_implement (never crash, never a wrong result)."""
     from ait.ops.conv2d import gemm3x
-    from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
+    from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
     from ait.tune import ConvRequest, candidates_for
     from ait.tune.candidates import all_candidates_for  # every tile, pruned or not
     from ait.tune.select import profile_requests

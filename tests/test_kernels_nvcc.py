@@ -14,7 +14,7 @@ from ait.backend import nvcc
 from ait.backend.kernel import Family
 from ait.backend.target import Target
 from ait.ops.conv2d.candidates import conv2d_candidates
-from ait.ops.epilogue import BIAS, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_RELU
 from ait.ops.gemm.candidates import gemm_candidates
 from ait.tune.build import ProfilerSpec, build_profilers, kernel_objects
 

@@ -13,7 +13,7 @@ from ait.backend.templates import render
 from ait.ops.conv2d import cutlass2x as conv2x
 from ait.ops.conv2d import cutlass3x as conv3x
 from ait.ops.conv2d.candidates import conv2d_candidates
-from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
 from ait.ops.gemm import cutlass2x as gemm2x
 from ait.ops.gemm.candidates import gemm_candidates
 from ait.tune.build import ProfilerSpec

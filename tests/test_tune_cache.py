@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ait.backend.target import Target
-from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.tune import (
     ConvRequest,
     GemmRequest,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ait.backend.target import detect_target
-from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.tune import ConvRequest, GemmRequest, ProfileCache, select_kernels
 from ait.tune.candidates import all_candidates_for
 from ait.tune.select import profile_requests

@@ -10,7 +10,7 @@ import pytest
 import ait.tune.runner as runner_mod
 import ait.tune.select as select_mod
 from ait.backend.target import Target
-from ait.ops.epilogue import BIAS, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_RELU
 from ait.tune.build import Profiler
 from ait.tune.candidates import candidates_for
 from ait.tune.requests import ConvRequest

@@ -11,7 +11,7 @@ from ait.backend.target import Target
 from ait.ops.conv2d import cutlass2x as conv2x
 from ait.ops.conv2d import cutlass3x as conv3x
 from ait.ops.conv2d import gemm3x
-from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.ops.gemm import cutlass2x as gemm2x
 from ait.ops.gemm import gemv
 from ait.tune import ConvRequest, GemmRequest, ProfileCache, candidates_for, select_kernels

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ait.ops.epilogue import BIAS_RELU
+from ait.ir.epilogue import BIAS_RELU
 from ait.tune.requests import ConvRequest
 from ait.tune.runner import Job, Result, run_job, run_jobs, visible_gpus
 from ait.tune.select import ProfileError, _best

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ait.backend.target import Target
-from ait.ops.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.tune import ConvRequest, GemmRequest, candidates_for, kernel_sources
 from ait.tune import build as build_mod
 from ait.tune.build import group_key, record_unit, translation_units

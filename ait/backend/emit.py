@@ -18,7 +18,7 @@ class KernelBuckets:
 
 @dataclass
 class EmitContext:
-    graph: Graph
+    graph: Graph  # built (ait.passes.CompiledGraph): .plan places its intermediates
     kernels: dict[int, KernelBuckets] = field(default_factory=dict)  # op uid -> choice
 
     def __post_init__(self):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from ait.backend.templates import render
-from ait.ops.epilogue import Activation, Epilogue
+from ait.ir.epilogue import Activation, Epilogue
 
 
 class Family(enum.Enum):

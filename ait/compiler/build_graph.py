@@ -3,13 +3,16 @@
 The one path every backend takes, the numpy reference executor included."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from ait.ir import AitError, Graph, Tensor, TensorKind
-from ait.passes import fuse_epilogues, name_graph, plan_memory, sort_graph
+from ait.passes import CompiledGraph, fuse_epilogues, name_graph, plan_memory, sort_graph
+from ait.runtime import reference
 
 
-def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
+def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> CompiledGraph:
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if not outputs:
         raise AitError("build_graph: no output tensors given")
@@ -32,7 +35,7 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Graph:
             if t.kind is TensorKind.INPUT and all(t is not i for i in inputs):
                 inputs.append(t)
     name_graph(ops, inputs)
-    return Graph(ops=ops, inputs=inputs, outputs=outputs, plan=plan_memory(ops))
+    return CompiledGraph(ops=ops, inputs=inputs, outputs=outputs, plan=plan_memory(ops))
 
 
 def _require_an_input(output: Tensor) -> None:
@@ -55,3 +58,13 @@ def _require_an_input(output: Tensor) -> None:
     label = repr(output.name) if output.name else "(unnamed)"
     raise AitError(f"output {label} depends on no input (only on constant(s) {names}); "
                    "expected a graph computed from at least one tensor made with is_input=True")
+
+
+def run_reference(graph_or_outputs: Graph | Tensor | Sequence[Tensor],
+                  inputs: Mapping[str, np.ndarray],
+                  constants: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run on the CPU with the numpy reference executor (ait.runtime.reference); output
+    tensors are built into a graph first. Returns {output name: float32 array}."""
+    graph = (graph_or_outputs if isinstance(graph_or_outputs, Graph)
+             else build_graph(graph_or_outputs))
+    return reference.run_reference(graph, inputs, constants)

@@ -20,7 +20,7 @@ from ait.backend.target import Target
 from ait.compiler.build_graph import build_graph
 from ait.ir import AitError, Graph, Tensor
 from ait.ops.conv2d import Conv2d
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 from ait.ops.gemm import Gemm
 
 log = logging.getLogger("ait")

@@ -13,7 +13,7 @@ from ait.ir import Tensor
 from ait.ops.conv2d import conv2d
 from ait.ops.conv2d.op import FEW_CHANNELS, _pair
 from ait.ops.elementwise import add, relu
-from ait.ops.epilogue import Activation
+from ait.ir.epilogue import Activation
 from ait.ops.gemm import gemm_rcr
 from ait.ops.pad import pad_channels
 from ait.ops.pool import avg_pool2d, max_pool2d

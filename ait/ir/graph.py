@@ -1,15 +1,12 @@
-"""A compiled-to-be graph: ops in execution order plus its tensors by role."""
+"""A graph: ops in execution order plus its tensors by role. What the passes work out about
+it (the memory plan) is theirs: ait.passes.CompiledGraph carries it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ait.ir.op import Op
 from ait.ir.shape import IntVar
 from ait.ir.tensor import Tensor, TensorKind
-
-if TYPE_CHECKING:
-    from ait.passes.plan_memory import MemoryPlan
 
 
 @dataclass
@@ -17,11 +14,6 @@ class Graph:
     ops: list[Op]
     inputs: list[Tensor]
     outputs: list[Tensor]
-    plan: "MemoryPlan | None" = None  # from passes.plan_memory: workspace offsets, aliases
-
-    @property
-    def workspace_bytes(self) -> int:
-        return self.plan.workspace_bytes if self.plan else 0
 
     def tensors(self) -> list[Tensor]:
         seen: dict[int, Tensor] = {}

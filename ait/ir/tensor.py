@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
+from ait.ir.errors import AitError
 from ait.ir.shape import Dim, IntImm, IntVar, as_dim, shape_str
 
 if TYPE_CHECKING:
     from ait.ir.op import Op
 
 DTYPE_BYTES = {"float16": 2, "float32": 4}
+
+# Python operators on tensors, by name, filled in by the op family that implements each
+# ("add": ait.ops.elementwise), so that ait.ir imports nothing above it.
+OPERATORS: dict[str, Callable[..., "Tensor"]] = {}
 
 
 class TensorKind(enum.Enum):
@@ -77,6 +82,8 @@ class Tensor:
 
     # Operators, so graphs read like PyTorch code.
     def __add__(self, other: "Tensor") -> "Tensor":
-        from ait.ops.elementwise import add
-
+        add = OPERATORS.get("add")
+        if add is None:
+            raise AitError("tensor + tensor needs the elementwise ops: import ait (or "
+                           "ait.ops.elementwise) first")
         return add(self, other)

@@ -1,7 +1,8 @@
 """Graph passes, run in this order by ``ait.compiler.build_graph``."""
 from ait.passes.fuse_epilogues import fuse_epilogues
 from ait.passes.name_graph import name_graph
-from ait.passes.plan_memory import MemoryPlan, plan_memory
+from ait.passes.plan_memory import CompiledGraph, MemoryPlan, plan_memory
 from ait.passes.sort_graph import sort_graph
 
-__all__ = ["fuse_epilogues", "name_graph", "MemoryPlan", "plan_memory", "sort_graph"]
+__all__ = ["CompiledGraph", "fuse_epilogues", "name_graph", "MemoryPlan", "plan_memory",
+           "sort_graph"]

@@ -9,7 +9,7 @@ from ait.ir import Op, Tensor, TensorKind
 from ait.ir.shape import same_dim
 from ait.ops.conv2d import Conv2d
 from ait.ops.elementwise import Add, Relu
-from ait.ops.epilogue import Activation, Epilogue
+from ait.ir.epilogue import Activation, Epilogue
 from ait.ops.gemm import Gemm
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ait.ir import AitError, Op, Tensor, TensorKind
+from ait.ir import AitError, Graph, Op, Tensor, TensorKind
 
 ALIGNMENT = 256  # bytes; TMA and vectorised kernels need at least 16
 
@@ -24,6 +24,18 @@ class MemoryPlan:
 
     def root(self, name: str) -> str:
         return self.aliases.get(name, name)
+
+
+@dataclass
+class CompiledGraph(Graph):
+    """A built graph (compiler.build_graph): sorted, fused and named ops, and where each
+    intermediate lives in the workspace."""
+
+    plan: MemoryPlan = field(default_factory=MemoryPlan)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.plan.workspace_bytes
 
 
 def _align(n: int) -> int:

@@ -1,13 +1,15 @@
 """The numpy reference interpreter: runs a Graph op by op in float32 with each op's
 ``reference``. It is the executable definition of the graph's meaning, what CI tests
-without a GPU, and what the CUDA kernels are checked against."""
+without a GPU, and what the CUDA kernels are checked against.
+
+It runs a graph already built (``ait.build_graph``); ``ait.run_reference`` also takes output
+tensors and builds the graph first (ait.compiler), so the runtime needs no compiler."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from ait.compiler import build_graph
 from ait.ir import AitError, Graph, IntImm, IntVar, Tensor
 from ait.ir.shape import shape_str
 from ait.ir.values import checked_array
@@ -33,12 +35,12 @@ def bind_dims(tensor: Tensor, value_shape: Sequence[int], dims: dict[IntVar, int
                                f"but another input set it to {dims[d]}")
 
 
-def run_reference(graph_or_outputs: Graph | Tensor | Sequence[Tensor],
-                  inputs: Mapping[str, np.ndarray],
+def run_reference(graph: Graph, inputs: Mapping[str, np.ndarray],
                   constants: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run on the CPU; returns {output name: float32 array}."""
-    graph = (graph_or_outputs if isinstance(graph_or_outputs, Graph)
-             else build_graph(graph_or_outputs))
+    """Run a built graph on the CPU; returns {output name: float32 array}."""
+    if not isinstance(graph, Graph):
+        raise TypeError(f"ait.runtime.run_reference takes a built Graph, got "
+                        f"{type(graph).__name__} (ait.run_reference builds one from outputs)")
     values: dict[int, np.ndarray] = {}
     dims: dict[IntVar, int] = {}
     expected = {t.name for t in graph.inputs}

@@ -23,7 +23,7 @@ from ait.backend import nvcc
 from ait.backend.kernel import Family, KernelCandidate
 from ait.backend.target import Target
 from ait.backend.templates import render
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 log = logging.getLogger(__name__)
 

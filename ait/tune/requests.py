@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import Family
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 
 @dataclass(frozen=True)

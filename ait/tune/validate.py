@@ -1,6 +1,9 @@
-"""Check every candidate on ResNet-50 layer shapes and report the winners (GPU needed).
+"""Check every candidate on a list of labelled problems and report the winners (GPU needed).
 
-    python -m ait.tune.validate --batches 1 32 256 --out results.jsonl
+The problems are the caller's: scripts/validate_candidates.py runs ResNet-50's layers
+(modeling/resnet50_layers.py),
+
+    python scripts/validate_candidates.py --batches 1 32 256 --out results.jsonl
 
 Builds the profilers (timing the cold build), runs every candidate of every shape x epilogue
 x batch with the profiler's own correctness check, and prints the best kernel per problem.
@@ -8,54 +11,17 @@ Nothing is read from or written to the profile cache.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import sys
 import time
 from collections import defaultdict
+from types import SimpleNamespace
 
-from ait.backend.target import detect_target
-from ait.ops.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
+from ait.backend.target import Target
 from ait.tune.build import ProfilerSpec, build_profilers
 from ait.tune.candidates import require_candidates
-from ait.tune.requests import ConvRequest, GemmRequest
+from ait.tune.requests import Request
 from ait.tune.runner import run_jobs
 from ait.tune.select import shape_jobs
-
-EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
-
-# (label, h, w, c, k, r, stride, pad, few_channels, epilogues) of ResNet-50 layers; the stems
-# (space-to-depth: 16 channels, 4x4; padded: 4 or 8 channels, 7x7/2) only ever have bias_relu,
-# the downsample convs only bias. The 1x1 stride-1 rows also get
-# the persistent-GEMM candidates (conv2d/gemm3x.py): N = 256 / 64 / 1024 output channels.
-RESNET50_CONVS = (
-    ("56x56 64->64 3x3", 56, 56, 64, 64, 3, 1, 1, False, EPILOGUES),
-    ("56x56 64->256 1x1", 56, 56, 64, 256, 1, 1, 0, False, EPILOGUES),
-    ("56x56 256->64 1x1", 56, 56, 256, 64, 1, 1, 0, False, EPILOGUES),
-    ("14x14 256->1024 1x1", 14, 14, 256, 1024, 1, 1, 0, False, EPILOGUES),
-    ("28x28 128->128 3x3", 28, 28, 128, 128, 3, 1, 1, False, EPILOGUES),
-    ("56x56 256->512 1x1 s2", 56, 56, 256, 512, 1, 2, 0, False, EPILOGUES),
-    ("28x28 512->1024 1x1 s2", 28, 28, 512, 1024, 1, 2, 0, False, (BIAS,)),
-    ("14x14 1024->2048 1x1 s2", 14, 14, 1024, 2048, 1, 2, 0, False, (BIAS,)),
-    ("s2d stem 115x115 16->64 4x4", 115, 115, 16, 64, 4, 1, 0, False, (BIAS_RELU,)),
-    ("stem 224x224 4->64 7x7 s2", 224, 224, 4, 64, 7, 2, 3, True, (BIAS_RELU,)),
-    ("stem 224x224 8->64 7x7 s2", 224, 224, 8, 64, 7, 2, 3, True, (BIAS_RELU,)),
-    ("7x7 512->512 3x3", 7, 7, 512, 512, 3, 1, 1, False, EPILOGUES),
-)
-
-
-def resnet50_requests(batches):
-    out = []
-    for n in batches:
-        for label, h, w, c, k, r, stride, pad, few, epilogues in RESNET50_CONVS:
-            for ep in epilogues:
-                out.append((label, ConvRequest(ep, n, h, w, c, k, r, r, (pad, pad),
-                                               (stride, stride), (1, 1), few)))
-        for ep in (BIAS, BIAS_RELU):
-            out.append(("fc 2048->1000", GemmRequest(ep, n, 1000, 2048)))
-    return out
-
 
 def profile(reqs, specs, profilers, args) -> int:
     """Run every job (one per shape, every batch in one process), printing and saving each
@@ -92,17 +58,11 @@ def profile(reqs, specs, profilers, args) -> int:
     return failures
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
-    ap.add_argument("--fp16-acc", action="store_true")
-    ap.add_argument("--out", default="validate.jsonl")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    target = detect_target(use_fp16_acc=args.fp16_acc)
+def validate(target: Target, reqs: list[tuple[str, Request]], out: str) -> int:
+    """Build the profilers of every (label, request) and run them all; results go to the
+    JSON-lines file `out`. Returns the number of candidate failures (compile errors, and any
+    status but ok / cannot_implement)."""
     print(f"target: {target}", flush=True)
-    reqs = resnet50_requests(args.batches)
     specs = {r: ProfilerSpec(r.family, r.epilogue, tuple(require_candidates(target, r)))
              for _, r in reqs}
     start = time.perf_counter()
@@ -116,10 +76,6 @@ def main(argv=None) -> int:
             failures += 1
             print(f"COMPILE FAILED {name}:\n{err[-1500:]}", flush=True)
 
-    failures += profile(reqs, specs, profilers, args)
+    failures += profile(reqs, specs, profilers, SimpleNamespace(out=out))
     print(f"\n{failures} candidate failures (anything but ok / cannot_implement)")
-    return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return failures

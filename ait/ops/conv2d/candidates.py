@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from ait.backend.target import Target
 from ait.ops.conv2d import cutlass2x, cutlass3x, gemm3x
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x.Conv2dGemm3x
 

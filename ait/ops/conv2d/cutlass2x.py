@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, Tile2x, best_alignment
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 
 class Iterator(enum.Enum):

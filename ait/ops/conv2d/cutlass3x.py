@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, shape_str
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 ALIGNMENT = 8  # TMA: C and K must be multiples of 8 fp16 (16-byte rows)
 

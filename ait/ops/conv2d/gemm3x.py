@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, shape_str
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 ALIGNMENT = 8  # TMA: rows of A (c), B (c), C/D (k) must be 16-byte multiples
 

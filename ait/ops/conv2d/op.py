@@ -11,7 +11,7 @@ import numpy as np
 
 from ait.ir import IntImm, Op, Tensor
 from ait.ir.shape import Dim, same_dim, shape_str
-from ait.ops.epilogue import Activation, Epilogue
+from ait.ir.epilogue import Activation, Epilogue
 
 FEW_CHANNELS = (4, 8)  # input channel counts served by CUTLASS FixedChannels kernels
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ait.ir import Op, Tensor
+from ait.ir.tensor import OPERATORS
 from ait.ir.shape import Dim, IntImm, same_dim, shape_str
 
 
@@ -47,3 +48,6 @@ def add(a: Tensor, b: Tensor) -> Tensor:
 
 def relu(x: Tensor) -> Tensor:
     return Relu()._connect([x])[0]
+
+
+OPERATORS["add"] = add  # Tensor.__add__

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ait.backend.target import Target
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 from typing import Union
 
 from ait.ops.gemm import cutlass2x, gemv

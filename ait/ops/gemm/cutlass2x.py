@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, Tile2x, best_alignment
-from ait.ops.epilogue import Activation, Epilogue
+from ait.ir.epilogue import Activation, Epilogue
 
 # (tile, split_k). Append to grow.
 CONFIGS: tuple[tuple[Tile2x, int], ...] = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import Family, TemplateKernel
-from ait.ops.epilogue import Epilogue
+from ait.ir.epilogue import Epilogue
 
 # (rows of x per pass, warps per block). Append to grow.
 CONFIGS: tuple[tuple[int, int], ...] = ((8, 4), (2, 8))

@@ -5,7 +5,7 @@ import numpy as np
 
 from ait.ir import IntImm, Op, Tensor
 from ait.ir.shape import Dim, same_dim
-from ait.ops.epilogue import Activation, Epilogue
+from ait.ir.epilogue import Activation, Epilogue
 
 
 class Gemm(Op):
