@@ -312,6 +312,104 @@ def time_threads(make_worker: Callable[[int], Callable[[], Any]], threads: int,
     return elapsed
 
 
+# ---------------------------------------------------------------------------------------------
+# Roofline of each op (benchmark_ait.py --profile-ops)
+
+@dataclass(frozen=True)
+class Peaks:
+    """What the GPU can do at best: fp16 tensor-core FLOP/s and DRAM bytes/s, and where the
+    figures come from (a measured probe, or given on the command line)."""
+
+    flops_per_s: float
+    bytes_per_s: float
+    source: str
+
+
+def measure_peaks(torch, size: int = 8192, copy_bytes: int = 1 << 30, reps: int = 10) -> Peaks:
+    """A short probe (about a second): a size^3 fp16 matmul (cuBLAS, fp32 accumulation) and
+    a copy of copy_bytes, each the median of reps CUDA-event timings after a warm-up."""
+    a = torch.randn(size, size, device="cuda", dtype=torch.float16)
+    b = torch.randn(size, size, device="cuda", dtype=torch.float16)
+    src = torch.empty(copy_bytes // 2, device="cuda", dtype=torch.float16)
+    dst = torch.empty_like(src)
+
+    def median_ms(fn):
+        fn()
+        times = []
+        for _ in range(reps):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return statistics.median(times)
+
+    mm = median_ms(lambda: torch.mm(a, b))
+    cp = median_ms(lambda: dst.copy_(src))
+    del a, b, src, dst
+    torch.cuda.empty_cache()
+    return Peaks(2 * size**3 / (mm * 1e-3), 2 * copy_bytes / (cp * 1e-3),
+                 f"measured: torch fp16 matmul {size}^3 and a {copy_bytes >> 20} MiB copy")
+
+
+def kernel_at(op_meta: dict, batch: int) -> str | None:
+    """The kernel an op of the model's metadata runs at `batch` (its bucket's choice)."""
+    k = op_meta.get("kernels")
+    if not k:
+        return None
+    i = next((j for j, hi in enumerate(k["upper"]) if batch <= hi), len(k["upper"]) - 1)
+    return k["names"][i]
+
+
+def roofline(ops_meta: Sequence[dict], op_ms: dict[str, float], batch: int,
+             peaks: Peaks) -> tuple[list[dict], dict]:
+    """Per op at `batch`: FLOPs, least bytes (every tensor read or written once), floor =
+    max(FLOPs / peak, bytes / bandwidth), measured ms, efficiency = floor / measured, and the
+    kernel chosen; plus the sums. Ops without a cost record (or a zero floor and no time:
+    views) are left out."""
+    rows = []
+    for op in ops_meta:
+        cost, ms = op.get("cost"), op_ms.get(op["name"])
+        if cost is None or ms is None:
+            continue
+        flops = cost["flops"][0] + cost["flops"][1] * batch
+        nbytes = cost["bytes"][0] + cost["bytes"][1] * batch
+        if not flops and not nbytes:
+            continue
+        floor_ms = max(flops / peaks.flops_per_s, nbytes / peaks.bytes_per_s) * 1e3
+        rows.append({"op": op["name"], "kind": op["kind"], "attrs": op.get("attrs", ""),
+                     "kernel": kernel_at(op, batch), "gflop": flops / 1e9, "mb": nbytes / 1e6,
+                     "floor_ms": floor_ms, "ms": ms,
+                     "efficiency": floor_ms / ms if ms > 0 else None})
+    total_ms = sum(r["ms"] for r in rows)
+    total_floor = sum(r["floor_ms"] for r in rows)
+    sums = {"ms": total_ms, "floor_ms": total_floor,
+            "efficiency": total_floor / total_ms if total_ms > 0 else None,
+            "gflop": sum(r["gflop"] for r in rows), "mb": sum(r["mb"] for r in rows),
+            "peak_tflops": peaks.flops_per_s / 1e12, "peak_tbps": peaks.bytes_per_s / 1e12,
+            "peaks_source": peaks.source}
+    return rows, sums
+
+
+def format_roofline(rows: Sequence[dict], sums: dict, batch: int, top: int | None = None) -> str:
+    """The per-op table, slowest first (all of them unless `top`), then the sums."""
+    shown = sorted(rows, key=lambda r: -r["ms"])[:top] if top else list(rows)
+    lines = [f"batch {batch}: per op against its floor (peaks {sums['peak_tflops']:.0f} TFLOP/s, "
+             f"{sums['peak_tbps']:.2f} TB/s; {sums['peaks_source']})",
+             f"{'op':<18} {'kind':<14} {'GFLOP':>8} {'MB':>9} {'floor us':>9} {'us':>9} "
+             f"{'eff':>5}  kernel"]
+    for r in shown:
+        eff = f"{100 * r['efficiency']:.0f}%" if r["efficiency"] is not None else "-"
+        lines.append(f"{r['op']:<18} {r['kind']:<14} {r['gflop']:8.3f} {r['mb']:9.2f} "
+                     f"{1e3 * r['floor_ms']:9.1f} {1e3 * r['ms']:9.1f} {eff:>5}  "
+                     f"{r['kernel'] or '(own kernel)'}")
+    eff = f"{100 * sums['efficiency']:.0f}%" if sums["efficiency"] is not None else "-"
+    lines.append(f"{'sum':<18} {'':<14} {sums['gflop']:8.3f} {sums['mb']:9.2f} "
+                 f"{1e3 * sums['floor_ms']:9.1f} {1e3 * sums['ms']:9.1f} {eff:>5}")
+    return "\n".join(lines)
+
+
 def max_rel_err(y, ref) -> float:
     """max |y - ref| / max |ref| over torch tensors of the same number of elements."""
     y, ref = y.float().reshape(-1), ref.float().reshape(-1)

@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile-ops", action="store_true",
                         help="also time every op alone (eager) at each batch size and record "
                              "where the time goes (op_ms in the results)")
+    parser.add_argument("--all-ops", action="store_true",
+                        help="with --profile-ops, print every op (default: the 12 slowest)")
+    parser.add_argument("--peak-tflops", type=float, default=None, metavar="T",
+                        help="with --profile-ops: the fp16 peak of the roofline in TFLOP/s "
+                        "(default: measured by a short probe)")
+    parser.add_argument("--peak-tbps", type=float, default=None, metavar="B",
+                        help="with --profile-ops: the memory bandwidth of the roofline in TB/s "
+                        "(default: measured by a short probe)")
     parser.add_argument("--compile-only", action="store_true",
                         help="compile (or find in the cache) and exit without benchmarking")
     parser.add_argument("--threads", type=bu.nonneg_int, default=0, metavar="T",
@@ -221,12 +229,13 @@ def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str
             if k.startswith("threads_")), flush=True)
     if getattr(args, "profile_ops", False):
         ops = model.profile_ops_with_tensors([x], [y], count=20)
-        kinds = {op["name"]: op["kind"] for op in model.meta["ops"]}
         row["op_ms"] = {name: round(float(t), 5) for name, t in ops}
-        top = sorted(ops, key=lambda o: -o[1])[:6]
-        total = sum(t for _, t in ops)
-        print(f"[ait] batch {bs}: ops alone sum to {total:.3f} ms; slowest: " +
-              ", ".join(f"{n} ({kinds[n]}) {t:.4f}" for n, t in top), flush=True)
+        peaks = getattr(args, "peaks", None)
+        if peaks is not None:
+            per_op, sums = bu.roofline(model.meta["ops"], row["op_ms"], bs, peaks)
+            row["roofline"], row["roofline_sums"] = per_op, sums
+            print("[ait] " + bu.format_roofline(per_op, sums, bs, top=None if getattr(
+                args, "all_ops", False) else 12), flush=True)
     if ref_model is not None:
         with torch.inference_mode():
             ref = ref_model(x.permute(0, 3, 1, 2)).float()
@@ -238,6 +247,16 @@ def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str
 
 
 ROTATING_BUFFERS = 8
+
+
+def peaks_for(torch, args) -> "bu.Peaks":
+    """The roofline's peaks: given on the command line, else measured by a short probe."""
+    if args.peak_tflops is not None and args.peak_tbps is not None:
+        return bu.Peaks(args.peak_tflops * 1e12, args.peak_tbps * 1e12, "given on the command line")
+    probe = bu.measure_peaks(torch)
+    return bu.Peaks(probe.flops_per_s if args.peak_tflops is None else args.peak_tflops * 1e12,
+                    probe.bytes_per_s if args.peak_tbps is None else args.peak_tbps * 1e12,
+                    probe.source)
 
 
 def caller_timing(torch, model, args, x, y) -> dict:
@@ -295,6 +314,11 @@ def main() -> int:
         return 0
 
     timm_model, weights_source = bind_weights(model, args)
+    args.peaks = None
+    if args.profile_ops:
+        args.peaks = peaks_for(torch, args)
+        print(f"[ait] roofline peaks: {args.peaks.flops_per_s / 1e12:.0f} TFLOP/s, "
+              f"{args.peaks.bytes_per_s / 1e12:.2f} TB/s ({args.peaks.source})", flush=True)
     ref_model = None
     if timm_model is not None and not args.no_check:
         ref_model = timm_model.cuda().half()
@@ -328,6 +352,9 @@ def main() -> int:
         "median wall time of run_with_tensors(sync=False); *_rot: with "
         f"{ROTATING_BUFFERS} input/output pairs in turn",
         "threads": args.threads, "thread_calls": args.thread_calls,
+        "roofline_peaks": None if args.peaks is None else {
+            "tflops": args.peaks.flops_per_s / 1e12, "tbps": args.peaks.bytes_per_s / 1e12,
+            "source": args.peaks.source},
         "count": args.count, "repeat": args.repeat,
     })
     print(f"[ait] {bu.gpu_name(metadata)}  ait {metadata['ait']}  "

@@ -488,6 +488,33 @@ def test_ait_measure_uses_the_runtime_benchmark(monkeypatch):
     assert row["output_finite"] is True
 
 
+def test_ait_profile_ops_records_the_roofline(capsys):
+    torch = pytest.importorskip("torch")
+    import bench_utils as bu
+    import benchmark_ait
+
+    class Profiled(FakeAitModel):
+        meta = {"ops": [
+            {"name": "conv_0", "kind": "conv2d", "attrs": "",
+             "kernels": {"upper": [8, 256], "names": ["small", "large"]},
+             "cost": {"flops": [0, 4_000_000_000], "bytes": [0, 1_000_000]}},
+            {"name": "pool_1", "kind": "pool2d", "attrs": "", "kernels": None,
+             "cost": {"flops": [0, 0], "bytes": [0, 8_000_000]}}]}
+
+        def profile_ops_with_tensors(self, inputs, outputs, count=20):
+            return [("conv_0", 0.5), ("pool_1", 0.1)]
+
+    args = benchmark_ait.build_parser().parse_args(["--profile-ops", "--no-caller-timing"])
+    args.peaks = bu.Peaks(800e12, 4e12, "given")
+    row = benchmark_ait.measure(torch, Profiled(), args, 16, (1000,), "ait", device="cpu")
+    assert row["op_ms"] == {"conv_0": 0.5, "pool_1": 0.1}
+    conv, pool = row["roofline"]
+    assert conv["kernel"] == "large" and conv["floor_ms"] == pytest.approx(64e9 / 800e12 * 1e3)
+    assert pool["floor_ms"] == pytest.approx(128e6 / 4e12 * 1e3)
+    assert row["roofline_sums"]["ms"] == pytest.approx(0.6)
+    assert "conv_0" in capsys.readouterr().out
+
+
 def test_ait_binds_timm_weights_and_checks_outputs(capsys):
     torch = pytest.importorskip("torch")
     pytest.importorskip("timm")

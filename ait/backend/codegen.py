@@ -62,6 +62,20 @@ def _tensor_json(t: Tensor) -> dict:
     return {"name": t.name, "shape": [_dim_json(d) for d in t.shape()], "dtype": t.dtype}
 
 
+def op_cost(op: Op, dims: list) -> dict | None:
+    """The op's arithmetic and least traffic as ``fixed + per_item * n`` over the one dynamic
+    dim (``[fixed, per_item]`` each), for the roofline of benchmark_ait.py --profile-ops; None
+    when the graph has several dynamic dims."""
+    if len(dims) > 1:
+        return None
+    at = [(lambda t, n=n: t.concrete_shape({d: n for d in dims})) for n in (1, 2)]
+    out = {}
+    for key, fn in (("flops", op.flops), ("bytes", op.bytes_moved)):
+        one, two = fn(at[0]), fn(at[1])
+        out[key] = [one - (two - one), two - one] if dims else [one, 0]
+    return out
+
+
 def metadata(graph: Graph, name: str, kernels: dict[int, KernelBuckets], extra: dict) -> dict:
     return {
         "name": name,
@@ -72,7 +86,8 @@ def metadata(graph: Graph, name: str, kernels: dict[int, KernelBuckets], extra: 
         "constants": [_tensor_json(t) for t in graph.constants()],
         "ops": [{"name": op.name, "kind": op.kind, "attrs": op.describe(),
                  "kernels": ({"upper": kernels[op._uid].upper, "names": kernels[op._uid].names}
-                             if op._uid in kernels else None)} for op in graph.ops],
+                             if op._uid in kernels else None),
+                 "cost": op_cost(op, graph.dynamic_dims())} for op in graph.ops],
         "workspace_bytes": graph.workspace_bytes,
         **extra,
     }

@@ -9,7 +9,7 @@ import numpy as np
 
 from ait.ir.errors import ShapeError
 from ait.ir.shape import Dim, shape_str
-from ait.ir.tensor import Tensor
+from ait.ir.tensor import DTYPE_BYTES, Tensor
 
 _ids = itertools.count()
 
@@ -59,6 +59,24 @@ class Op:
     def describe(self) -> str:
         """Attributes for messages and debugging."""
         return ""
+
+    # -- cost (the roofline instrument: floor = max(flops / peak, bytes / bandwidth)) -----
+    def flops(self, shape_of) -> int:
+        """Arithmetic of one run, with ``shape_of(tensor)`` giving concrete shapes; 0 for
+        pure data movement. Multiply-adds count as 2."""
+        return 0
+
+    def bytes_moved(self, shape_of) -> int:
+        """Each input and output read or written once (the least traffic any kernel needs);
+        0 for views (``is_view``: no kernel runs)."""
+        if getattr(self, "is_view", False):
+            return 0
+        seen, total = set(), 0
+        for t in self.inputs + self.outputs:
+            if id(t) not in seen:
+                seen.add(id(t))
+                total += int(np.prod(shape_of(t), dtype=np.int64)) * DTYPE_BYTES[t.dtype]
+        return total
 
     # -- errors ----------------------------------------------------------------------------
     def shape_error(self, tensor: Tensor, expected: str) -> ShapeError:

@@ -67,6 +67,11 @@ class Conv2d(Op):
         return (f"stride={self.stride}, pad={self.pad}, dilation={self.dilation}, "
                 f"epilogue={ep}{few}")
 
+    def flops(self, shape_of) -> int:
+        n, p, q, k = shape_of(self.outputs[0])
+        _, r, s, c = shape_of(self.w)
+        return 2 * n * p * q * k * r * s * c
+
     def infer_shapes(self) -> list[list[Dim]]:
         x, w = self.x, self.w
         if x.rank != 4:

@@ -28,6 +28,9 @@ class Add(Op):
                                    f"a shape broadcastable to {shape_str(big)}")
         return [out]
 
+    def flops(self, shape_of) -> int:
+        return int(np.prod(shape_of(self.outputs[0]), dtype=np.int64))
+
     def reference(self, a, b):
         return [(np.asarray(a, np.float32) + np.asarray(b, np.float32)).astype(np.float32)]
 
@@ -37,6 +40,9 @@ class Relu(Op):
 
     def infer_shapes(self) -> list[list[Dim]]:
         return [self.inputs[0].shape()]
+
+    def flops(self, shape_of) -> int:
+        return int(np.prod(shape_of(self.outputs[0]), dtype=np.int64))
 
     def reference(self, x):
         return [np.maximum(np.asarray(x, np.float32), 0)]

@@ -20,6 +20,10 @@ class Gemm(Op):
     def describe(self) -> str:
         return f"epilogue={self.epilogue.tag if self.epilogue else 'none'}"
 
+    def flops(self, shape_of) -> int:
+        m, k = shape_of(self.inputs[0])
+        return 2 * m * k * shape_of(self.inputs[1])[0]
+
     def infer_shapes(self) -> list[list[Dim]]:
         x, w = self.inputs[0], self.inputs[1]
         if x.rank != 2:

@@ -34,6 +34,10 @@ class Pool2d(Op):
     def describe(self) -> str:
         return f"{self.pool.value}, kernel={self.kernel}, stride={self.stride}, pad={self.pad}"
 
+    def flops(self, shape_of) -> int:  # one compare or add per window element
+        n, p, q, c = shape_of(self.outputs[0])
+        return n * p * q * c * self.kernel[0] * self.kernel[1]
+
     def infer_shapes(self) -> list[list[Dim]]:
         x = self.inputs[0]
         if x.rank != 4:
