@@ -157,7 +157,7 @@ def bind_weights(model, args):
     from (the reference of the output check), or None for --weights."""
     try:
         from modeling.resnet import create_resnet
-        from weight_utils import load_weights, randomize_bn, timm_to_ait
+        from weight_utils import load_weights, timm_resnet, timm_to_ait
     except ImportError as exc:
         raise bu.BenchError(f"cannot import the weight mapping ({exc})") from None
     ait_net = create_resnet(args.model, args.num_classes, stem=args.stem)
@@ -166,18 +166,8 @@ def bind_weights(model, args):
         params = load_weights(args.weights, ait_net)
         source = str(args.weights)
     else:
-        import timm
-        import torch
-
-        torch.manual_seed(args.seed)
-        try:
-            timm_model = timm.create_model(args.model, pretrained=args.pretrained,
-                                           num_classes=args.num_classes).eval()
-        except Exception as exc:  # noqa: BLE001 - unknown model names, download failures
-            raise bu.BenchError(
-                f"timm.create_model({args.model!r}): {bu.first_line(exc)}") from None
-        if not args.pretrained:
-            randomize_bn(timm_model, args.seed)
+        timm_model = timm_resnet(args.model, pretrained=args.pretrained, seed=args.seed,
+                                 num_classes=args.num_classes)
         params = timm_to_ait(timm_model, ait_net)
         source = "timm pretrained" if args.pretrained else f"timm random (seed {args.seed})"
     model.set_many_constants(params)
@@ -375,8 +365,7 @@ def main() -> int:
         bu.progress("ait", bs, variant, row)
         bu.write_results(args.results_dir, stem, "ait", args.model, metadata, rows)
         torch.cuda.empty_cache()
-    if hasattr(model, "close"):
-        model.close()
+    model.close()
 
     json_path, csv_path = bu.write_results(args.results_dir, stem, "ait", args.model,
                                            metadata, rows)

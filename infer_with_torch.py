@@ -75,7 +75,7 @@ def report(ours: np.ndarray, ref: np.ndarray, what: str, limit: float) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        import timm
+        import timm  # noqa: F401 - weight_utils.timm_resnet needs it
         import torch
     except ImportError as e:
         print(f"error: this script needs torch and timm ({e}); see infer_with_numpy.py",
@@ -85,22 +85,15 @@ def main(argv=None) -> int:
     from modeling.build import compile_resnet
     from modeling.images import preprocess_for
     from modeling.resnet import create_resnet
-    from weight_utils import load_weights, randomize_bn, timm_to_ait
+    from weight_utils import load_weights, timm_resnet, timm_to_ait
 
     try:
         # the inputs first (weights, image, work dir), then the GPU: on any machine a bad
         # file is reported as such
-        torch.manual_seed(args.seed)
-        try:
-            tm = timm.create_model(args.model, pretrained=args.pretrained).eval()
-        except Exception as e:  # noqa: BLE001 - a download failure, most often
-            raise AitError(f"timm could not create {args.model} (--pretrained "
-                           f"{args.pretrained}): {str(e).splitlines()[0] if str(e) else e}")
+        tm = timm_resnet(args.model, pretrained=args.pretrained, seed=args.seed)
         if args.weights:
             params = load_weights(args.weights, create_resnet(args.model))
             _load_into_timm(tm, params, create_resnet(args.model))  # both run the same weights
-        elif not args.pretrained:
-            randomize_bn(tm, args.seed)
         img = preprocess_for(args.image, tm.pretrained_cfg)
         batch = np.repeat(img[None], args.batch_size, axis=0)  # NHWC
         if args.cpu_reference:

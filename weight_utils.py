@@ -133,6 +133,44 @@ def timm_to_ait(timm_model, ait_model, dtype: str = "float16") -> dict[str, np.n
     return conform(fold_timm_state(timm_model), ait_model, dtype)
 
 
+def timm_resnet(name: str, *, pretrained: bool = False, seed: int = 0,
+                num_classes: int = 1000):
+    """timm's ``name`` in eval mode, the model an ait ResNet's weights come from (map them with
+    ``timm_to_ait``): timm's pretrained weights, or a random init from ``seed`` (torch's
+    generator seeded, then ``randomize_bn``, so the BN folding is tested). An AitError if timm
+    cannot make it (an unknown name, a failed download)."""
+    import timm
+    import torch
+
+    torch.manual_seed(seed)
+    try:
+        model = timm.create_model(name, pretrained=pretrained, num_classes=num_classes)
+    except Exception as e:  # noqa: BLE001 - unknown model names, download failures
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise AitError(f"timm could not create {name} (pretrained={pretrained}): "
+                       f"{lines[0][:300] if lines else type(e).__name__}") from None
+    model.eval()
+    if not pretrained:
+        randomize_bn(model, seed)
+    return model
+
+
+def randomize_bn(model, seed: int = 0) -> None:
+    """Give BatchNorm layers non-trivial statistics, so a randomly initialised model tests
+    the folding (fresh BNs are the identity: mean 0, var 1, gamma 1, beta 0)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+
+
 # -- weights files ---------------------------------------------------------------------------
 def check_weights_path(path: str | Path, what: str = "weights file") -> Path:
     """Where a weights file can be written: a known suffix, an existing writable directory
@@ -224,20 +262,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         check_weights_path(args.out, "--out")  # before minutes of work, not after
-        import timm
-        import torch
-
         from modeling.resnet import create_resnet
 
-        torch.manual_seed(args.seed)
-        try:
-            tm = timm.create_model(args.model, pretrained=args.pretrained,
-                                   num_classes=args.num_classes)
-        except Exception as e:
-            raise AitError(f"timm could not create {args.model} "
-                           f"(pretrained={args.pretrained}): {e}")
-        if not args.pretrained:
-            randomize_bn(tm, args.seed)
+        tm = timm_resnet(args.model, pretrained=args.pretrained, seed=args.seed,
+                         num_classes=args.num_classes)
         params = timm_to_ait(tm, create_resnet(args.model, args.num_classes), args.dtype)
         path = save_weights(params, args.out)
     except AitError as e:
@@ -248,22 +276,6 @@ def main(argv=None) -> int:
     n = sum(v.size for v in params.values())
     print(f"wrote {path} ({len(params)} tensors, {n / 1e6:.1f} M parameters, {args.dtype})")
     return 0
-
-
-def randomize_bn(model, seed: int = 0) -> None:
-    """Give BatchNorm layers non-trivial statistics, so a randomly initialised model tests
-    the folding (fresh BNs are the identity: mean 0, var 1, gamma 1, beta 0)."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
 
 
 if __name__ == "__main__":

@@ -446,6 +446,9 @@ class FakeAitModel:
         y.zero_()
         return 2.0, 0.25, outputs
 
+    def close(self):
+        self.closed = True
+
 
 def test_ait_compiles_once_with_the_sweep_range(monkeypatch, tmp_path):
     import types

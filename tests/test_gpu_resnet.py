@@ -23,12 +23,10 @@ WORKDIR = os.environ.get("AIT_TEST_WORKDIR", str(ROOT / "tmp" / "tests"))
 def compiled(request):
     from modeling.build import compile_resnet
     from modeling.resnet import create_resnet
-    from weight_utils import randomize_bn, timm_to_ait
+    from weight_utils import timm_resnet, timm_to_ait
 
     name, stem = request.param
-    torch.manual_seed(0)
-    tm = timm.create_model(name).eval()
-    randomize_bn(tm)
+    tm = timm_resnet(name)
     model = compile_resnet(name, (1, 256), WORKDIR, stem=stem)
     model.set_many_constants(timm_to_ait(tm, create_resnet(name, stem=stem)))
     model.fold_constants()
@@ -143,11 +141,9 @@ def test_numpy_path_without_torch(compiled, tmp_path):
     blocker = tmp_path / "blocker" / "torch"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('torch is blocked in this test')\n")
-    torch.manual_seed(0)
-    tm = timm.create_model(name).eval()
-    from weight_utils import randomize_bn, timm_to_ait
+    from weight_utils import timm_resnet, timm_to_ait
 
-    randomize_bn(tm)
+    tm = timm_resnet(name)
     params = timm_to_ait(tm, create_resnet(name))
     wfile = save_weights(params, tmp_path / "w.npz")
     x = np.random.default_rng(0).standard_normal((2, 224, 224, 3)).astype(np.float32)

@@ -19,12 +19,9 @@ CALLS = 100
 
 def _weights(seed):
     from modeling.resnet import create_resnet
-    from weight_utils import randomize_bn, timm_to_ait
+    from weight_utils import timm_resnet, timm_to_ait
 
-    torch.manual_seed(seed)
-    tm = timm.create_model("resnet50").eval()
-    randomize_bn(tm)
-    return timm_to_ait(tm, create_resnet("resnet50"))
+    return timm_to_ait(timm_resnet("resnet50", seed=seed), create_resnet("resnet50"))
 
 
 @pytest.fixture(scope="module")

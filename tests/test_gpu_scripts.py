@@ -48,11 +48,9 @@ def test_infer_with_numpy_without_torch(tmp_path):
     assert "image 2: class" in r.stdout and "torch was imported" not in r.stderr
     ours = np.load(tmp_path / "y.npy")
 
-    from weight_utils import randomize_bn
+    from weight_utils import timm_resnet
 
-    torch.manual_seed(5)
-    tm = timm.create_model("resnet18").eval()
-    randomize_bn(tm, 5)
+    tm = timm_resnet("resnet18", seed=5)  # what `weight_utils.py --seed 5` wrote
     with torch.no_grad():
         ref = tm(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
     assert rel_err(ours, ref) < 1e-2

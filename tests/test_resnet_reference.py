@@ -5,16 +5,13 @@ import torch
 
 import ait
 from modeling.resnet import SPECS, build_resnet_graph
-from weight_utils import randomize_bn, timm_to_ait
+from weight_utils import timm_resnet, timm_to_ait
 
 timm = pytest.importorskip("timm")
 
 
 def _timm(name, seed=0, num_classes=1000):
-    torch.manual_seed(seed)
-    m = timm.create_model(name, pretrained=False, num_classes=num_classes).eval()
-    randomize_bn(m, seed)  # non-trivial BN statistics, or folding is not tested
-    return m
+    return timm_resnet(name, seed=seed, num_classes=num_classes)  # BN statistics randomised
 
 
 def _rel_err(a, b):

@@ -28,14 +28,12 @@ MODEL, SIZE, CLASSES, MAX_BATCH = "resnet18", 64, 10, 8
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """A timm resnet18 with random weights (no download) and 10 classes, as a weights file."""
-    torch = pytest.importorskip("torch")
-    timm = pytest.importorskip("timm")
+    pytest.importorskip("torch")
+    pytest.importorskip("timm")
     from modeling.resnet import create_resnet
-    from weight_utils import randomize_bn, save_weights, timm_to_ait
+    from weight_utils import save_weights, timm_resnet, timm_to_ait
 
-    torch.manual_seed(0)
-    tm = timm.create_model(MODEL, pretrained=False, num_classes=CLASSES).eval()
-    randomize_bn(tm, 0)
+    tm = timm_resnet(MODEL, num_classes=CLASSES)
     params = timm_to_ait(tm, create_resnet(MODEL, CLASSES), "float32")
     return save_weights(params, tmp_path_factory.mktemp("serve") / "resnet18.npz")
 

@@ -23,11 +23,9 @@ MODEL, MAX_BATCH = "resnet18", 32
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     from modeling.resnet import create_resnet
-    from weight_utils import randomize_bn, save_weights, timm_to_ait
+    from weight_utils import save_weights, timm_resnet, timm_to_ait
 
-    torch.manual_seed(0)
-    tm = timm.create_model(MODEL, pretrained=False).eval()
-    randomize_bn(tm, 0)
+    tm = timm_resnet(MODEL)
     return save_weights(timm_to_ait(tm, create_resnet(MODEL), "float16"),
                         tmp_path_factory.mktemp("serve_gpu") / "resnet18.npz")
 

@@ -37,11 +37,9 @@ def test_s2d_conv_equals_strided_conv(k, pad, h, w, c):
 
 def test_resnet_with_s2d_stem_matches_timm():
     from modeling.resnet import build_resnet_graph
-    from weight_utils import randomize_bn, timm_to_ait
+    from weight_utils import timm_resnet, timm_to_ait
 
-    torch.manual_seed(0)
-    tm = timm.create_model("resnet18").eval()
-    randomize_bn(tm)
+    tm = timm_resnet("resnet18")
     model, y = build_resnet_graph("resnet18", (1, 4), dtype="float32", stem="space_to_depth")
     assert isinstance(model.conv1, nn.Conv2dBiasReluSpaceToDepth)
     params = timm_to_ait(tm, model, "float32")

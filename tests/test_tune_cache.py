@@ -47,7 +47,6 @@ def _key(request):
 def test_requests_are_hashable_and_normalised():
     same = ConvRequest(BIAS_RELU, 32, 56, 56, 64, 64, 3, 3, (1, 1), (1, 1), (1, 1))
     assert CONV == same and hash(CONV) == hash(same)
-    assert CONV.output_hw == (56, 56) and STEM.output_hw == (112, 112)
     assert CONV.profiler_argv() == ["--n", "32", "--h", "56", "--w", "56", "--c", "64", "--k",
                                     "64", "--r", "3", "--s", "3", "--pad", "1", "1", "--stride",
                                     "1", "1", "--dilation", "1", "1"]

@@ -9,7 +9,7 @@ import torch
 from ait import AitError
 from modeling.resnet import create_resnet
 from tests.conftest import ROOT
-from weight_utils import (conform, fold_timm_state, load_weights, randomize_bn, save_weights,
+from weight_utils import (conform, fold_timm_state, load_weights, save_weights, timm_resnet,
                           timm_to_ait)
 
 timm = pytest.importorskip("timm")
@@ -17,10 +17,7 @@ timm = pytest.importorskip("timm")
 
 @pytest.fixture(scope="module")
 def r18():
-    torch.manual_seed(0)
-    tm = timm.create_model("resnet18", num_classes=10).eval()
-    randomize_bn(tm, 1)
-    return tm
+    return timm_resnet("resnet18", seed=1, num_classes=10)
 
 
 def test_bn_folding_matches_conv_then_bn(r18):

@@ -66,7 +66,7 @@ class Tile2x:
         return {"tile": self.shape, "warp_tile": self.warp_tile, "stages": self.stages}
 
     def name_part(self) -> str:
-        return f"{shape_str(self.shape)}_{self.stages}s_w{shape_str(self.warps[:2])}"
+        return f"{dims_tag(self.shape)}_{self.stages}s_w{dims_tag(self.warps[:2])}"
 
 
 def best_alignment(value: int) -> int:
@@ -86,5 +86,7 @@ def epilogue_values(epilogue: Epilogue) -> dict:
     }
 
 
-def shape_str(shape: tuple[int, ...]) -> str:
+def dims_tag(shape: tuple[int, ...]) -> str:
+    """A tile or cluster shape as part of a kernel name: (128, 64, 32) -> "128x64x32" (not
+    `ir.shape.shape_str`, the "[n, h, w, c]" of messages)."""
     return "x".join(str(v) for v in shape)

@@ -32,12 +32,6 @@ class ConvRequest:
         for f in ("pad", "stride", "dilation"):  # accept lists from callers, stay hashable
             object.__setattr__(self, f, tuple(int(v) for v in getattr(self, f)))
 
-    @property
-    def output_hw(self) -> tuple[int, int]:
-        p = (self.h + 2 * self.pad[0] - self.dilation[0] * (self.r - 1) - 1) // self.stride[0] + 1
-        q = (self.w + 2 * self.pad[1] - self.dilation[1] * (self.s - 1) - 1) // self.stride[1] + 1
-        return p, q
-
     def dims(self) -> tuple[tuple[str, object], ...]:
         return (("n", self.n), ("h", self.h), ("w", self.w), ("c", self.c), ("k", self.k),
                 ("r", self.r), ("s", self.s), ("pad", self.pad), ("stride", self.stride),

@@ -11,10 +11,9 @@ argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
 import torch  # noqa: E402
 
 sys.path.insert(0, ".")
-import timm  # noqa: E402
 from modeling.build import compile_resnet  # noqa: E402
 from modeling.resnet import create_resnet  # noqa: E402
-from weight_utils import randomize_bn, timm_to_ait  # noqa: E402
+from weight_utils import timm_resnet, timm_to_ait  # noqa: E402
 
 
 def med(fn, n=400, warm=50):
@@ -27,7 +26,7 @@ def med(fn, n=400, warm=50):
     return statistics.median(ts)
 
 m = compile_resnet("resnet50", (1, 256), "tmp/tests")
-tm = timm.create_model("resnet50").eval(); randomize_bn(tm)
+tm = timm_resnet("resnet50")
 m.set_many_constants(timm_to_ait(tm, create_resnet("resnet50")))
 L, h = m._lib, m._handle
 # floor: torch graph of 58 tiny kernels

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, Tile2x, best_alignment
 from ait.ir.epilogue import Epilogue
+from ait.ops.conv2d.op import FEW_CHANNELS as FIXED_CHANNELS_C
 
 
 class Iterator(enum.Enum):
@@ -103,7 +104,7 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str, few_channels: bool 
     if align_c < 2:
         return []
     if few_channels:
-        if c not in (2, 4, 8):
+        if c not in FIXED_CHANNELS_C:
             return []
         tiles, iterator, align_a = FEW_CHANNEL_TILES, Iterator.FIXED_CHANNELS, c
     else:

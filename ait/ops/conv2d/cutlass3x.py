@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, shape_str
+from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, dims_tag
 from ait.ir.epilogue import Epilogue
 
 ALIGNMENT = 8  # TMA: C and K must be multiples of 8 fp16 (16-byte rows)
@@ -49,7 +49,7 @@ class Conv2dCutlass3x(TemplateKernel):
 
     @property
     def name(self) -> str:
-        return (f"conv2d_3x_{shape_str(self.tile.shape)}_c{shape_str(self.tile.cluster)}_"
+        return (f"conv2d_3x_{dims_tag(self.tile.shape)}_c{dims_tag(self.tile.cluster)}_"
                 f"{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:

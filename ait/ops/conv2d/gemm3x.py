@@ -39,7 +39,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, shape_str
+from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, dims_tag
 from ait.ir.epilogue import Epilogue
 
 ALIGNMENT = 8  # TMA: rows of A (c), B (c), C/D (k) must be 16-byte multiples
@@ -115,7 +115,7 @@ class Conv2dGemm3x(TemplateKernel):
     @property
     def name(self) -> str:
         kind = "gemm3x_s" if self.strided else "gemm3x"
-        return (f"conv2d_{kind}_{shape_str(self.tile.shape)}_c{shape_str(self.tile.cluster)}_"
+        return (f"conv2d_{kind}_{dims_tag(self.tile.shape)}_c{dims_tag(self.tile.cluster)}_"
                 f"{self.tile.schedule.short}_{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:

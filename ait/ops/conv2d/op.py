@@ -13,7 +13,9 @@ from ait.ir import IntImm, Op, Tensor
 from ait.ir.shape import Dim, same_dim, shape_str
 from ait.ir.epilogue import Activation, Epilogue
 
-FEW_CHANNELS = (4, 8)  # input channel counts served by CUTLASS FixedChannels kernels
+# input channel counts served by CUTLASS FixedChannels kernels: the iterator reads a pixel's
+# C channels as one vector (fp16: 4, 8 or 16 bytes), so C is the A alignment (cutlass2x)
+FEW_CHANNELS = (2, 4, 8)
 
 
 def _pair(v: int | Sequence[int], what: str) -> tuple[int, int]:
