@@ -334,16 +334,7 @@ def measure_peaks(torch, size: int = 8192, copy_bytes: int = 1 << 30, reps: int 
     dst = torch.empty_like(src)
 
     def median_ms(fn):
-        fn()
-        times = []
-        for _ in range(reps):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-        return statistics.median(times)
+        return time_cuda(fn, warmup=1, warmup_s=0.0, runs=reps, iters_per_run=1).median_ms
 
     mm = median_ms(lambda: torch.mm(a, b))
     cp = median_ms(lambda: dst.copy_(src))

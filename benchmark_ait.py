@@ -16,6 +16,7 @@ it), so that what is timed is a model that computes the right thing.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -256,7 +257,7 @@ def caller_timing(torch, model, args, x, y) -> dict:
     fixed = bu.time_caller(lambda: model.run_with_tensors([x], [y], graph_mode=g),
                            lambda: model.run_with_tensors([x], [y], graph_mode=g, sync=False))
     pairs = [(x.clone(), torch.empty_like(y)) for _ in range(ROTATING_BUFFERS)]
-    turn = iter(range(1 << 62))
+    turn = itertools.count()
 
     def rotating(sync: bool):
         xi, yi = pairs[next(turn) % len(pairs)]

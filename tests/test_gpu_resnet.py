@@ -86,13 +86,10 @@ def test_matches_timm_fp16_batch32(compiled):
 def _kernels_at(model, n) -> str:
     """The kernel each op runs at batch n (for failure messages: choices come from profiling
     and can differ between machines)."""
-    out = []
-    for op in model.meta["ops"]:
-        k = op.get("kernels")
-        if k:
-            i = next((j for j, hi in enumerate(k["upper"]) if n <= hi), len(k["upper"]) - 1)
-            out.append(f"{op['name']}: {k['names'][i]}")
-    return "\n  ".join(out)
+    import bench_utils as bu
+
+    return "\n  ".join(f"{op['name']}: {bu.kernel_at(op, n)}" for op in model.meta["ops"]
+                        if op.get("kernels"))
 
 
 @pytest.mark.parametrize("n", [1, 7, 32, 256])
