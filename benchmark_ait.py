@@ -343,13 +343,16 @@ def main() -> int:
         "median wall time of run_with_tensors(sync=False); *_rot: with "
         f"{ROTATING_BUFFERS} input/output pairs in turn",
         "threads": args.threads, "thread_calls": args.thread_calls,
+        # kernels that wait for their predecessors launch early (AIT_PDL=0 turns it off)
+        "programmatic_launch": _safe(lambda: model.pdl),
         "roofline_peaks": None if args.peaks is None else {
             "tflops": args.peaks.flops_per_s / 1e12, "tbps": args.peaks.bytes_per_s / 1e12,
             "source": args.peaks.source},
         "count": args.count, "repeat": args.repeat,
     })
     print(f"[ait] {bu.gpu_name(metadata)}  ait {metadata['ait']}  "
-          f"variant {variant}  batch sizes {','.join(map(str, sizes))}", flush=True)
+          f"variant {variant}  batch sizes {','.join(map(str, sizes))}  "
+          f"programmatic launch {'on' if metadata['programmatic_launch'] else 'off'}", flush=True)
 
     rows: list[dict] = []
     for bs in sizes:

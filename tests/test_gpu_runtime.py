@@ -228,3 +228,30 @@ def test_close_waits_for_running_calls_then_refuses(lib_path, weights):
     model.close()  # queued work finishes first; the memory is then freed
     with pytest.raises(AitError, match="closed"):
         model.run_with_tensors([x], [y], graph_mode=True)
+
+
+def test_programmatic_launch_changes_no_bit(lib_path, weights, monkeypatch):
+    """Kernels launched early (PDL) wait for their predecessors: every output, graph and
+    eager, bitwise equal to the same model with PDL off, also over many queued calls."""
+    monkeypatch.setenv("AIT_PDL", "0")
+    off = _open(lib_path, weights[0], 1)
+    monkeypatch.delenv("AIT_PDL")
+    on = _open(lib_path, weights[0], 1)
+    try:
+        assert on.pdl and not off.pdl  # sm_90: the runtime really launches early
+        for n in (1, 3, 8, 17, 32, 256):
+            xs = _inputs(n, 4, seed=600 + n)
+            expected = _serial(off, xs, False)
+            for graph_mode in (False, True):
+                outs = []
+                for _ in range(25 if n <= 32 else 5):  # queued back to back, no sync
+                    for x in xs:
+                        y = torch.empty(n, 1000, device="cuda", dtype=torch.float16)
+                        on.run_with_tensors([x], [y], graph_mode=graph_mode, sync=False)
+                        outs.append(y)
+                torch.cuda.synchronize()
+                bad = sum(not torch.equal(y, expected[i % len(xs)]) for i, y in enumerate(outs))
+                assert bad == 0, f"batch {n} graph_mode={graph_mode}: {bad}/{len(outs)} differ"
+    finally:
+        on.close()
+        off.close()

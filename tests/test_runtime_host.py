@@ -42,6 +42,7 @@ class FakeLib:
         self.ait_model_close = _Fn(lambda h: 0)
         self.ait_model_destroy = _Fn(lambda h: 0)
         self.ait_model_device = _Fn(lambda h: 0)
+        self.ait_model_pdl = _Fn(lambda h: 1)
         self.ait_model_set_constant = _Fn(lambda *a: 0)
         self.ait_model_set_constants = _Fn(self._set_constants)
         self.ait_model_fold_constants = _Fn(lambda h: 0)

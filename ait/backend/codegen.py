@@ -111,7 +111,7 @@ def generate_model_source(graph: Graph, name: str, kernels: dict[int, KernelBuck
         code: OpCode = emitter_for(op).emit(op, ctx)
         ops.append({"index": i, "name": op.name, "kind": op.kind, "describe": op.describe(),
                     "setup": code.setup, "run": code.run, "workspace": code.workspace,
-                    "touches_io": ctx.touches_io})
+                    "waits": code.waits, "touches_io": ctx.touches_io})
     conv = sorted({n for op in graph.ops if isinstance(op, Conv2d) for n in kernels[op._uid].names})
     gemm = sorted({n for op in graph.ops if isinstance(op, Gemm) for n in kernels[op._uid].names})
     meta = metadata(graph, name, kernels, meta_extra or {})

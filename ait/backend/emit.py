@@ -10,10 +10,17 @@ from ait.ir.shape import Dim
 
 @dataclass
 class KernelBuckets:
-    """The kernel for each batch bucket of one op: run ``names[i]`` when n <= upper[i]."""
+    """The kernel for each batch bucket of one op: run ``names[i]`` when n <= upper[i].
+    ``waits[i]``: that kernel waits for the kernels before it (griddepcontrol.wait before any
+    global memory access), so the runtime may launch it early (programmatic dependent launch)."""
 
     upper: list[int]
     names: list[str]
+    waits: list[bool] | None = None  # None: none waits
+
+    def __post_init__(self):
+        if self.waits is None:
+            self.waits = [False] * len(self.names)
 
 
 @dataclass
@@ -67,33 +74,44 @@ class EmitContext:
 
 @dataclass
 class OpCode:
-    """C++ for one op. ``setup`` declares the arguments; ``run`` sets ``rc`` (an AitStatus);
-    ``workspace`` (kernel-backed ops) sets ``bytes`` to the kernel workspace it needs."""
+    """C++ for one op. ``setup`` declares the arguments; ``run`` sets ``rc`` (an AitStatus)
+    and, where only some of its kernels wait for their predecessors, ``pdl = true`` for those
+    (see `dispatch`); ``waits``: every kernel it launches waits (our own kernels call
+    ait_wait_prior_grids() first, ait_pdl.h); ``workspace`` (kernel-backed ops) sets ``bytes``
+    to the kernel workspace it needs."""
 
     setup: str
     run: str
     workspace: str | None = None
+    waits: bool = False
 
 
-def dispatch(buckets: KernelBuckets, n_expr: str, call: str) -> str:
-    """if/else over batch buckets; ``call`` has a ``{k}`` placeholder for the kernel name.
-    Neighbouring buckets that chose the same kernel share one branch."""
-    merged_ub, merged_names = [], []
-    for ub, name in zip(buckets.upper, buckets.names):
+def dispatch(buckets: KernelBuckets, n_expr: str, call: str, result: str = "rc") -> str:
+    """if/else over batch buckets setting ``result`` to ``call`` (a ``{k}`` placeholder for the
+    kernel name). Neighbouring buckets that chose the same kernel share one branch. For a
+    launch (``result`` "rc"), a branch whose kernel waits for its predecessors also sets
+    ``pdl = true``; the workspace query (``result`` "bytes") sets nothing else."""
+    merged_ub, merged_names, merged_waits = [], [], []
+    for ub, name, waits in zip(buckets.upper, buckets.names, buckets.waits):
         if merged_names and merged_names[-1] == name:
             merged_ub[-1] = ub
         else:
             merged_ub.append(ub)
             merged_names.append(name)
-    buckets = KernelBuckets(merged_ub, merged_names)
-    if len(buckets.names) == 1:
-        return f"rc = {call.format(k=buckets.names[0])};"
+            merged_waits.append(waits)
+
+    def body(name: str, waits: bool) -> str:
+        flag = " pdl = true;" if waits and result == "rc" else ""
+        return f"{result} = {call.format(k=name)};{flag}"
+
+    if len(merged_names) == 1:
+        return body(merged_names[0], merged_waits[0])
     lines = []
-    for i, (ub, name) in enumerate(zip(buckets.upper, buckets.names)):
-        last = i == len(buckets.names) - 1
+    for i, (ub, name, waits) in enumerate(zip(merged_ub, merged_names, merged_waits)):
+        last = i == len(merged_names) - 1
         head = "} else {" if last else (f"if ({n_expr} <= {ub}) {{" if i == 0 else
                                          f"}} else if ({n_expr} <= {ub}) {{")
-        lines += [head, f"  rc = {call.format(k=name)};"]
+        lines += [head, "  " + body(name, waits)]
     lines.append("}")
     return "\n".join(lines)
 

@@ -23,6 +23,9 @@ class Family(enum.Enum):
 class KernelCandidate(Protocol):
     family: ClassVar[Family]
     compile_cost: ClassVar[float]  # relative nvcc time (a Hopper 3.x kernel ~5x a 2.x one)
+    # every kernel it launches waits for its predecessors before touching global memory
+    # (ait_pdl.h; CUTLASS 3.x with CUTLASS_ENABLE_GDC_FOR_SM90): may launch early (PDL)
+    waits_for_prior_grids: ClassVar[bool]
     epilogue: Epilogue
 
     @property
@@ -36,6 +39,7 @@ class TemplateKernel:
     kernel's name, its epilogue's values and what `template_values()` adds."""
 
     TEMPLATE: ClassVar[str]
+    waits_for_prior_grids: ClassVar[bool] = False  # CUTLASS 2.x kernels do not wait
     epilogue: Epilogue
 
     @property

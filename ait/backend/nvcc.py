@@ -36,8 +36,10 @@ from ait.ir.errors import AitError
 
 log = logging.getLogger(__name__)
 
+# CUTLASS_ENABLE_GDC_FOR_SM90: CUTLASS 3.x kernels wait for the kernel before them (and let the
+# next one launch early) when launched with programmatic dependent launch; no-ops otherwise.
 BASE_FLAGS = ("-O3", "-std=c++17", "-DNDEBUG", "--expt-relaxed-constexpr",
-              "-Xcompiler", "-fPIC")
+              "-DCUTLASS_ENABLE_GDC_FOR_SM90", "-Xcompiler", "-fPIC")
 _STDERR_TAIL = 4000
 _GIB = 1 << 30
 _MEM_PER_JOB = 4 * _GIB  # a Hopper 3.x kernel takes ~3.5 GB in cicc/ptxas

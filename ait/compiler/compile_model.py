@@ -87,7 +87,8 @@ def build_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str
     profile = profile and os.environ.get("AIT_FIXED_KERNEL", "") != "first"
     chosen = select_kernels(target, all_requests, profile=profile)
     t2 = time.perf_counter()
-    kernels = {uid: KernelBuckets([b for b, _ in reqs], [chosen[r].name for _, r in reqs])
+    kernels = {uid: KernelBuckets([b for b, _ in reqs], [chosen[r].name for _, r in reqs],
+                                  [chosen[r].waits_for_prior_grids for _, r in reqs])
                for uid, reqs in requests.items()}
     source, meta = generate_model_source(graph, name, kernels, {
         "target": {"arch": target.arch, "use_fp16_acc": target.use_fp16_acc,

@@ -124,6 +124,9 @@ class Model:
                     "creating the model")
         self._handle = handle
         self.num_runtimes = num_runtimes
+        # kernels that wait for their predecessors launch early (programmatic dependent
+        # launch, sm_90+); AIT_PDL=0 in the environment before loading turns it off
+        self.pdl = bool(self._lib.ait_model_pdl(handle))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _declare(self) -> None:
@@ -134,6 +137,7 @@ class Model:
             "ait_model_create": [ctypes.POINTER(vp), ctypes.c_int],
             "ait_model_close": [vp],
             "ait_model_device": [vp],
+            "ait_model_pdl": [vp],
             "ait_model_destroy": [vp],
             "ait_model_set_constant": [vp, ctypes.c_char_p, vp, ctypes.c_size_t, ctypes.c_int],
             "ait_model_set_constants": [vp, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p),

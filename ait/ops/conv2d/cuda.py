@@ -23,4 +23,4 @@ def emit(op: Conv2d, ctx: EmitContext) -> OpCode:
     kernels = ctx.kernels_for(op)
     return OpCode(setup,
                   dispatch(kernels, "a.n", "{k}(&a, kws, kws_bytes, stream)"),
-                  dispatch(kernels, "a.n", "{k}_workspace_bytes(&a)").replace("rc = ", "bytes = "))
+                  dispatch(kernels, "a.n", "{k}_workspace_bytes(&a)", result="bytes"))

@@ -42,6 +42,7 @@ class Conv2dCutlass3x(TemplateKernel):
     family: ClassVar[Family] = Family.CONV2D
     generation: ClassVar[str] = "3x"
     compile_cost: ClassVar[float] = 5.0
+    waits_for_prior_grids: ClassVar[bool] = True
 
     tile: Tile3x
     epilogue: Epilogue

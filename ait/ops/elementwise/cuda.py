@@ -15,7 +15,7 @@ def emit(op: Add | Relu, ctx: EmitContext) -> OpCode:
     y = op.outputs[0]
     if isinstance(op, Relu):
         return OpCode("", f"rc = ait_relu({ctx.ptr(op.inputs[0])}, {ctx.ptr(y)}, "
-                          f"{ctx.numel(y)}, stream);")
+                          f"{ctx.numel(y)}, stream);", waits=True)
     a, b = op.inputs
     full = y.shape()
     if not _same(a.shape(), full):
@@ -27,7 +27,7 @@ def emit(op: Add | Relu, ctx: EmitContext) -> OpCode:
         raise AitError(f"add op {op.name}: the CUDA backend broadcasts only over leading dims; "
                        f"{shape_str(b.shape())} to {shape_str(full)} is not supported")
     return OpCode("", f"rc = ait_add({ctx.ptr(a)}, {ctx.ptr(b)}, {ctx.ptr(y)}, {ctx.numel(y)}, "
-                      f"{ctx.numel(b)}, stream);")
+                      f"{ctx.numel(b)}, stream);", waits=True)
 
 
 def _same(x, y) -> bool:

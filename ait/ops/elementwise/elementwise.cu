@@ -4,15 +4,18 @@
 #include <cuda_fp16.h>
 #include <cstdint>
 #include "ait_abi.h"
+#include "ait_pdl.h"
 
 namespace {
 __global__ void add_kernel(const __half* a, const __half* b, __half* y, int64_t size,
                            int64_t b_size) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < size;
        i += int64_t(gridDim.x) * blockDim.x)
     y[i] = __float2half(__half2float(a[i]) + __half2float(b[i % b_size]));
 }
 __global__ void relu_kernel(const __half* x, __half* y, int64_t size) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < size;
        i += int64_t(gridDim.x) * blockDim.x)
     y[i] = __float2half(fmaxf(__half2float(x[i]), 0.f));

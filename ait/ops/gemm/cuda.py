@@ -18,4 +18,4 @@ def emit(op: Gemm, ctx: EmitContext) -> OpCode:
     kernels = ctx.kernels_for(op)
     return OpCode(setup,
                   dispatch(kernels, "a.m", "{k}(&a, kws, kws_bytes, stream)"),
-                  dispatch(kernels, "a.m", "{k}_workspace_bytes(&a)").replace("rc = ", "bytes = "))
+                  dispatch(kernels, "a.m", "{k}_workspace_bytes(&a)", result="bytes"))

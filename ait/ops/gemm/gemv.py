@@ -23,6 +23,7 @@ class GemmRcrGemv(TemplateKernel):
     family: ClassVar[Family] = Family.GEMM
     generation: ClassVar[str] = "gemv"
     compile_cost: ClassVar[float] = 0.2
+    waits_for_prior_grids: ClassVar[bool] = True
 
     rows: int
     warps: int

@@ -13,4 +13,4 @@ def emit(op: PadChannels, ctx: EmitContext) -> OpCode:
     x, y = op.inputs[0], op.outputs[0]
     n, h, w, c = (ctx.dim(d) for d in x.shape())
     return OpCode("", f"rc = ait_pad_channels({ctx.ptr(x)}, {ctx.ptr(y)}, "
-                      f"int64_t({n}) * {h} * {w}, {c}, {op.channels}, stream);")
+                      f"int64_t({n}) * {h} * {w}, {c}, {op.channels}, stream);", waits=True)

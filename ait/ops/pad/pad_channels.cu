@@ -3,10 +3,12 @@
 #include <cuda_fp16.h>
 #include <cstdint>
 #include "ait_abi.h"
+#include "ait_pdl.h"
 
 namespace {
 __global__ void pad_channels_kernel(const __half* __restrict__ x, __half* __restrict__ y,
                                     int64_t pixels, int c, int c_out) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < pixels * c_out;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int ch = int(i % c_out);
@@ -18,6 +20,7 @@ __global__ void pad_channels_kernel(const __half* __restrict__ x, __half* __rest
 template <int kOut>
 __global__ void pad_pixels_kernel(const __half* __restrict__ x, __half* __restrict__ y,
                                   int64_t pixels, int c) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   for (int64_t px = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; px < pixels;
        px += int64_t(gridDim.x) * blockDim.x) {
     __align__(16) __half v[kOut];

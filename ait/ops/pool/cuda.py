@@ -16,4 +16,4 @@ def emit(op: Pool2d, ctx: EmitContext) -> OpCode:
     is_max = int(op.pool is PoolKind.MAX)
     return OpCode("", f"rc = ait_pool2d_nhwc({is_max}, {ctx.ptr(x)}, {ctx.ptr(y)}, int({n}), {h}, "
                       f"{w}, {c}, {p}, {q}, {op.kernel[0]}, {op.kernel[1]}, {op.stride[0]}, "
-                      f"{op.stride[1]}, {op.pad[0]}, {op.pad[1]}, stream);")
+                      f"{op.stride[1]}, {op.pad[0]}, {op.pad[1]}, stream);", waits=True)

@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cstdint>
 #include "ait_abi.h"
+#include "ait_pdl.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ template <> struct VecOf<2> { using T = __half2; };
 template <bool kMax, int kVec>
 __global__ void pool2d_nhwc_kernel(const typename VecOf<kVec>::T* __restrict__ x,
                                    typename VecOf<kVec>::T* __restrict__ y, PoolShape s) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   using V = typename VecOf<kVec>::T;
   constexpr int kPairs = kVec / 2;
   const int cv = s.c / kVec;
@@ -64,6 +66,7 @@ __global__ void pool2d_nhwc_kernel(const typename VecOf<kVec>::T* __restrict__ x
 // threads stride over H*W so the reduction reads memory coalesced along C.
 __global__ void global_avg_pool_nhwc_kernel(const __half* __restrict__ x, __half* __restrict__ y,
                                             int hw, int c) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   const int on = blockIdx.y;
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;  // channel pair index
   if (ch >= c / 2) return;

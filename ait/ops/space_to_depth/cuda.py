@@ -14,4 +14,4 @@ def emit(op: SpaceToDepth, ctx: EmitContext) -> OpCode:
     n, h, w, c = (ctx.dim(d) for d in x.shape())
     _, ho, wo, co = (ctx.dim(d) for d in y.shape())
     return OpCode("", f"rc = ait_space_to_depth({ctx.ptr(x)}, {ctx.ptr(y)}, int({n}), {h}, {w}, "
-                      f"{c}, {op.pad}, {co}, {ho}, {wo}, stream);")
+                      f"{c}, {op.pad}, {co}, {ho}, {wo}, stream);", waits=True)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <climits>
 #include "ait_abi.h"
+#include "ait_pdl.h"
 
 // Input element (flat index) feeding output channel `oc` of pixel (n, u, v), or -1 for a zero.
 __host__ __device__ inline int64_t ait_s2d_source(int n, int u, int v, int oc, int h, int w,
@@ -21,6 +22,7 @@ namespace {
 template <int kOut>
 __global__ void s2d_kernel(const __half* __restrict__ in, __half* __restrict__ out, int n, int h,
                            int w, int c, int pad, int ho, int wo) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   const int64_t pixels = int64_t(n) * ho * wo;
   for (int64_t px = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; px < pixels;
        px += int64_t(gridDim.x) * blockDim.x) {
@@ -43,6 +45,7 @@ __global__ void s2d_kernel(const __half* __restrict__ in, __half* __restrict__ o
 template <int kC, int kOut>
 __global__ void s2d_rows_kernel(const __half* __restrict__ in, __half* __restrict__ out, int h,
                                 int w, int pad, int ho, int wo) {
+  ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   const int row = blockIdx.x;  // n * ho + u
   const int b = row / ho, u = row - b * ho;
   const __half* img = in + int64_t(b) * h * w * kC;

@@ -22,6 +22,13 @@
 // (eager mode) or launch one CUDA graph built from them (graph mode). Only ops that touch a
 // model input or output depend on the caller's pointers: they are re-recorded for a new pointer
 // set (a few per op are kept) and, in graph mode, only their nodes get new parameters.
+//
+// Programmatic dependent launch. An op whose kernels all wait for the kernels before them
+// (griddepcontrol.wait before any global memory access: ait_pdl.h, CUTLASS 3.x built with
+// CUTLASS_ENABLE_GDC_FOR_SM90) says so from run_op; its launches are then replayed with
+// programmatic stream serialization (graph mode: a programmatic edge), so each one's launch
+// and prologue overlap the tail of the kernel before. The first launch of a call never is.
+// AIT_PDL=0 in the environment at model creation turns it off.
 #include <cuda_runtime.h>
 
 #include <array>
@@ -29,6 +36,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -76,6 +84,7 @@ struct Launch {
   const void* func = nullptr;
   dim3 grid, block;
   unsigned smem = 0;
+  bool waits = false;  // the kernel waits for its predecessors: may launch programmatically
   std::vector<cudaLaunchAttribute> attrs;
   std::vector<unsigned char> arg_bytes;  // every argument at its offset
   std::vector<size_t> arg_offsets;
@@ -127,6 +136,7 @@ struct ModelState {
   int writers_waiting = 0;
   bool writing = false;
   bool closed = false;
+  bool pdl = false;  // programmatic dependent launch (sm_90+, not turned off by AIT_PDL=0)
 
   Bindings bindings(const Context& c) const {
     Bindings b;
@@ -152,10 +162,11 @@ struct DeviceGuard {
 
 }  // namespace ait
 
-// Generated: runs op `op` on `stream` (AIT_OK or an error set with set_error), and the kernel
-// workspace op `op` needs at the given dims.
+// Generated: runs op `op` on `stream` (AIT_OK or an error set with set_error; *waits: every
+// kernel it launched waits for its predecessors), and the kernel workspace op `op` needs at
+// the given dims.
 static int run_op(const ait::Bindings& m, int op, const void* const* in, void* const* out,
-                  const int64_t* dims, cudaStream_t stream);
+                  const int64_t* dims, cudaStream_t stream, bool* waits);
 static size_t op_workspace_bytes(int op, const int64_t* dims);
 
 namespace ait {
@@ -167,7 +178,8 @@ inline int record_op(const Bindings& b, cudaStream_t cap, int op, const void* co
   result->clear();
   cudaGetLastError();  // a stale error would be blamed on this op by its own check
   AIT_CUDA_CHECK(cudaStreamBeginCapture(cap, cudaStreamCaptureModeThreadLocal));
-  int rc = run_op(b, op, in, out, dims, cap);
+  bool waits = false;
+  int rc = run_op(b, op, in, out, dims, cap, &waits);
   cudaGraph_t g = nullptr;
   cudaError_t e = cudaStreamEndCapture(cap, &g);
   if (rc != AIT_OK) {
@@ -178,7 +190,6 @@ inline int record_op(const Bindings& b, cudaStream_t cap, int op, const void* co
   if (e != cudaSuccess)
     return set_error(AIT_ERR_LAUNCH, "op %d (%s): recording its launches failed: %s", op,
                      kOpNames[op], cudaGetErrorString(e));
-  rc = AIT_OK;
   size_t n = 0, roots = 0;
   cudaGraphGetNodes(g, nullptr, &n);
   cudaGraphGetRootNodes(g, nullptr, &roots);
@@ -210,6 +221,7 @@ inline int record_op(const Bindings& b, cudaStream_t cap, int op, const void* co
     l.grid = p.gridDim;
     l.block = p.blockDim;
     l.smem = p.sharedMemBytes;
+    l.waits = waits;
     std::vector<size_t> sizes;
     for (size_t a = 0; a < size_t(kMaxKernelArgs); ++a) {
       size_t off = 0, size = 0;
@@ -258,18 +270,28 @@ inline int record_op(const Bindings& b, cudaStream_t cap, int op, const void* co
   return rc;
 }
 
-inline cudaError_t replay(const Launch& l, cudaStream_t stream) {
+// Launches `l` on `stream`; `programmatic`: it may start before the kernel before it ends.
+inline cudaError_t replay(const Launch& l, cudaStream_t stream, bool programmatic) {
   void* args[kMaxKernelArgs];
   l.fill_args(args);
-  if (l.attrs.empty())  // the plain launch: no attribute processing
+  if (l.attrs.empty() && !programmatic)  // the plain launch: no attribute processing
     return cudaLaunchKernel(l.func, l.grid, l.block, args, l.smem, stream);
+  cudaLaunchAttribute attrs[8];
+  unsigned n = 0;
+  for (const cudaLaunchAttribute& a : l.attrs)
+    if (n < 7) attrs[n++] = a;
+  if (programmatic) {
+    attrs[n] = cudaLaunchAttribute{};
+    attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attrs[n++].val.programmaticStreamSerializationAllowed = 1;
+  }
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = l.grid;
   cfg.blockDim = l.block;
   cfg.dynamicSmemBytes = l.smem;
   cfg.stream = stream;
-  cfg.attrs = const_cast<cudaLaunchAttribute*>(l.attrs.data());
-  cfg.numAttrs = static_cast<unsigned>(l.attrs.size());
+  cfg.attrs = attrs;
+  cfg.numAttrs = n;
   return cudaLaunchKernelExC(&cfg, l.func, args);
 }
 
@@ -338,16 +360,18 @@ inline int plan_for(ModelState& m, Context& c, const void* const* in, void* cons
   return AIT_OK;
 }
 
+// `*first`: no kernel of this call has been launched yet (then none may launch early).
 inline int launch_op(ModelState& m, Context& c, Plan& p, int op, const Pointers& ptrs,
                      const void* const* in, void* const* out, const int64_t* dims,
-                     cudaStream_t stream) {
+                     cudaStream_t stream, bool* first) {
   const OpLaunches* launches = &p.ops[op];
   if (kOpTouchesIO[op]) {
     int rc = io_launches(m, c, p, op, ptrs, in, out, dims, &launches);
     if (rc != AIT_OK) return rc;
   }
   for (const Launch& l : *launches) {
-    cudaError_t e = replay(l, stream);
+    cudaError_t e = replay(l, stream, m.pdl && l.waits && !*first);
+    *first = false;
     if (e != cudaSuccess)
       return set_error(AIT_ERR_LAUNCH, "op %d (%s) failed to launch: %s", op, kOpNames[op],
                        cudaGetErrorString(e));
@@ -358,8 +382,9 @@ inline int launch_op(ModelState& m, Context& c, Plan& p, int op, const Pointers&
 inline int run_eager(ModelState& m, Context& c, Plan& p, const void* const* in,
                      void* const* out, const int64_t* dims, cudaStream_t stream) {
   const Pointers ptrs = pointers(in, out);
+  bool first = true;
   for (int i = 0; i < kNumOps; ++i) {
-    int rc = launch_op(m, c, p, i, ptrs, in, out, dims, stream);
+    int rc = launch_op(m, c, p, i, ptrs, in, out, dims, stream, &first);
     if (rc != AIT_OK) return rc;
   }
   return AIT_OK;
@@ -383,9 +408,17 @@ inline int run_graph(ModelState& m, Context& c, Plan& p, const void* const* in,
         const Launch& l = (*launches)[j];
         cudaKernelNodeParams np = node_params(l, args);
         cudaGraphNode_t node;
-        cudaError_t e = cudaGraphAddKernelNode(&node, g, prev ? &prev : nullptr, prev ? 1 : 0, &np);
+        cudaError_t e = cudaGraphAddKernelNode(&node, g, nullptr, 0, &np);
         for (const cudaLaunchAttribute& a : l.attrs)
           if (e == cudaSuccess) e = cudaGraphKernelNodeSetAttribute(node, a.id, &a.val);
+        if (e == cudaSuccess && prev) {
+          cudaGraphEdgeData edge{};  // zero: full completion of `prev`, memory visible
+          if (m.pdl && l.waits) {
+            edge.from_port = cudaGraphKernelNodePortProgrammatic;
+            edge.type = cudaGraphDependencyTypeProgrammatic;
+          }
+          e = cudaGraphAddDependencies(g, &prev, &node, &edge, 1);
+        }
         if (e != cudaSuccess)
           rc = set_error(AIT_ERR_LAUNCH, "op %d (%s): adding it to the CUDA graph failed: %s", i,
                          kOpNames[i], cudaGetErrorString(e));
@@ -619,6 +652,11 @@ int ait_model_create(void** handle, int num_runtimes) {
                           num_runtimes);
   auto* m = new ait::ModelState();
   cudaError_t e = cudaGetDevice(&m->device);
+  int cc_major = 0;
+  if (e == cudaSuccess)
+    e = cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, m->device);
+  const char* pdl_env = std::getenv("AIT_PDL");
+  m->pdl = cc_major >= 9 && !(pdl_env && std::strcmp(pdl_env, "0") == 0);
   size_t kws = 0;  // the largest kernel workspace any chosen kernel asks for at any bucket
   for (int p = 0; p < kNumProbes; ++p)
     for (int i = 0; i < kNumOps; ++i) {
@@ -685,6 +723,8 @@ int ait_model_destroy(void* handle) {
 }
 
 int ait_model_device(void* handle) { return static_cast<ait::ModelState*>(handle)->device; }
+
+int ait_model_pdl(void* handle) { return static_cast<ait::ModelState*>(handle)->pdl ? 1 : 0; }
 
 int ait_model_num_runtimes(void* handle) {
   return static_cast<int>(static_cast<ait::ModelState*>(handle)->ctxs.size());
@@ -790,7 +830,10 @@ int ait_model_profile_ops(void* handle, const void* const* inputs, void* const* 
     if (r != AIT_OK) return r;
     const ait::Pointers ptrs = ait::pointers(inputs, outputs);
     auto op_call = [&](int i) {
-      return [&, i] { return ait::launch_op(*m, c, p, i, ptrs, inputs, outputs, dims, stream); };
+      return [&, i] {
+        bool first = true;  // each replay of the op alone starts like a call: not early
+        return ait::launch_op(*m, c, p, i, ptrs, inputs, outputs, dims, stream, &first);
+      };
     };
     for (int i = 0; i < kNumOps && r == AIT_OK; ++i) {
       r = op_call(i)();  // warm-up
