@@ -58,6 +58,22 @@ def test_3x3_conv_on_sm90(c, k, want_3x):
     assert not tiles(cands, gemm3x.Conv2dGemm3x)
 
 
+def test_few_stage_3x_tiles_only_for_convs_with_several_taps():
+    """The few-stage 3.x conv tiles (CTAs share an SM) are offered for 3x3 convs, and pruned
+    among themselves like the automatic-stage ones; 1x1 convs have the persistent GEMMs."""
+    shallow = {(c.tile.shape, c.tile.stages) for c in candidates_for(H100, conv(64, 64))
+               if isinstance(c, conv3x.Conv2dCutlass3x) and c.tile.stages}
+    assert shallow == {((64, 64, 64), 4), ((128, 64, 64), 4)}  # N > K = 64 dropped
+    wide = {c.tile.shape for c in candidates_for(H100, conv(256, 256))
+            if isinstance(c, conv3x.Conv2dCutlass3x) and c.tile.stages}
+    assert wide == {(64, 64, 64), (64, 128, 64), (128, 128, 64)}  # tall 128x64 dropped
+    assert not any(isinstance(c, conv3x.Conv2dCutlass3x) and c.tile.stages
+                   for c in all_candidates_for(H100, conv(64, 256, 1)))
+    named = [c for c in candidates_for(H100, conv(64, 64)) if isinstance(c, conv3x.Conv2dCutlass3x)]
+    assert len({c.name for c in named}) == len(named)  # the stage count is in the name
+    assert any("_4s_" in c.name for c in named)
+
+
 def test_pointwise_conv_on_sm90():
     full = tiles(all_candidates_for(H100, conv(64, 256, 1)), gemm3x.Conv2dGemm3x)
     assert tiles(candidates_for(H100, conv(64, 256, 1)), gemm3x.Conv2dGemm3x) == full

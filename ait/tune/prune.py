@@ -79,7 +79,8 @@ def _same_kind(a: KernelCandidate, b: KernelCandidate) -> bool:
     if isinstance(a, gemm3x.Conv2dGemm3x):
         return a.tile.schedule is b.tile.schedule and a.strided == b.strided \
             and a.tile.cluster == b.tile.cluster
-    return a.tile.cluster == b.tile.cluster
+    # the 3.x conv: an automatic stage count (one CTA per SM) or a few stages (shared SMs)
+    return a.tile.cluster == b.tile.cluster and (a.tile.stages is None) == (b.tile.stages is None)
 
 
 def _hopper_tile(c: KernelCandidate) -> tuple[int, int, int] | None:

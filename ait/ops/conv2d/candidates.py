@@ -11,7 +11,7 @@ Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x
 
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
-CANDIDATE_SET_VERSION = 4
+CANDIDATE_SET_VERSION = 5
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
@@ -32,7 +32,8 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
     out: list[Conv2dCandidate] = list(
         cutlass2x.candidates(epilogue, c, k, target.acc, few_channels=few_channels))
     if target.arch == 90 and not few_channels:
-        out += cutlass3x.candidates(epilogue, c, k, target.acc)
+        taps = r * s if r is not None and s is not None else 1
+        out += cutlass3x.candidates(epilogue, c, k, target.acc, shallow=taps > 1)
         if r is not None and s is not None and gemm3x.is_pointwise(r, s, stride, pad, dilation):
             out += gemm3x.candidates(epilogue, c, k, target.acc)
         elif r is not None and s is not None and gemm3x.is_strided_pointwise(r, s, stride, pad,

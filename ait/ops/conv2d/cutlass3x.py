@@ -19,6 +19,7 @@ ALIGNMENT = 8  # TMA: C and K must be multiples of 8 fp16 (16-byte rows)
 class Tile3x:
     shape: tuple[int, int, int]           # CTA tile M (N*P*Q), N (K), K (C*R*S slice)
     cluster: tuple[int, int] = (1, 1)
+    stages: int | None = None             # None: as many as shared memory holds (one CTA/SM)
 
 
 # 64x128 wins batch 1 and 7x7 layers, 128x128 the 3x3 / 1x1 mid layers at batch 32-256,
@@ -29,6 +30,18 @@ TILES: tuple[Tile3x, ...] = (
     Tile3x((64, 256, 64)),
     Tile3x((64, 64, 64)),
     Tile3x((128, 64, 64)),  # N = 64 output channels (layer1): a 128-wide N tile wastes half
+)
+
+# The kernel is not persistent: with every stage shared memory holds, one CTA fills an SM and
+# nothing hides its pipeline fill and epilogue. A 3x3 conv's CTA runs only R*S*C/64 K steps
+# (9 at C = 64), so the 56x56 layer1 convs ran at a third of their floor on the H200. With few
+# stages two or three CTAs share an SM and overlap. For convs with R*S > 1 (1x1 convs have the
+# persistent GEMM kernels).
+SHALLOW_TILES: tuple[Tile3x, ...] = (
+    Tile3x((64, 64, 64), stages=4),
+    Tile3x((128, 64, 64), stages=4),
+    Tile3x((64, 128, 64), stages=4),
+    Tile3x((128, 128, 64), stages=3),
 )
 
 # Tile shapes CUTLASS's generator does not list for Hopper conv fprop but that build (a
@@ -50,7 +63,8 @@ class Conv2dCutlass3x(TemplateKernel):
 
     @property
     def name(self) -> str:
-        return (f"conv2d_3x_{dims_tag(self.tile.shape)}_c{dims_tag(self.tile.cluster)}_"
+        stages = f"_{self.tile.stages}s" if self.tile.stages else ""
+        return (f"conv2d_3x_{dims_tag(self.tile.shape)}{stages}_c{dims_tag(self.tile.cluster)}_"
                 f"{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:
@@ -58,9 +72,11 @@ class Conv2dCutlass3x(TemplateKernel):
 
     def template_values(self) -> dict:
         return {"acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
-                "cluster": self.tile.cluster}
+                "cluster": self.tile.cluster, "stages": self.tile.stages}
 
 
-def candidates(epilogue: Epilogue, c: int, k: int, acc: str) -> list[Conv2dCutlass3x]:
-    out = [Conv2dCutlass3x(t, epilogue, acc) for t in TILES]
+def candidates(epilogue: Epilogue, c: int, k: int, acc: str, shallow: bool = False
+               ) -> list[Conv2dCutlass3x]:
+    """`shallow`: also the few-stage tiles (convs with more than one filter tap)."""
+    out = [Conv2dCutlass3x(t, epilogue, acc) for t in (*TILES, *(SHALLOW_TILES if shallow else ()))]
     return [cand for cand in out if cand.supports(c, k)]
