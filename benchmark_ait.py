@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ResNet stem: space-to-depth + 4x4 conv (default), or the 7x7/2 "
                              "conv over RGB padded to 8 channels")
     parser.add_argument("--profile-ops", action="store_true",
-                        help="also time every op alone (eager) at each batch size and record "
-                             "where the time goes (op_ms in the results)")
+                        help="also time every op alone (its launches repeated in a CUDA "
+                             "graph) at each batch size and record where the time goes (op_ms "
+                             "in the results)")
     parser.add_argument("--all-ops", action="store_true",
                         help="with --profile-ops, print every op (default: the 12 slowest)")
     parser.add_argument("--peak-tflops", type=float, default=None, metavar="T",

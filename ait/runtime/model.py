@@ -528,7 +528,8 @@ class Model:
         return statistics.median(rounds), (statistics.pstdev(rounds) if repeat > 1 else 0.0)
 
     def profile_ops_with_tensors(self, inputs, outputs, count: int = 20) -> list[tuple[str, float]]:
-        """Per-op mean time in ms (each op replayed alone, eager)."""
+        """Per-op mean time in ms: each op alone, its launches repeated ``count`` times in one
+        CUDA graph (so a small op is not bounded by the host's launch rate)."""
         call = self._prepare_tensors(inputs, outputs)
         n = len(self.meta["ops"])
         ms = (ctypes.c_float * n)()

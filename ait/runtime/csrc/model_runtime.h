@@ -817,27 +817,57 @@ int ait_model_benchmark(void* handle, const void* const* inputs, void* const* ou
   });
 }
 
-// Per-op timing: each op replayed `count` times alone between CUDA events (after one full
-// run so every input holds real data); ms_per_op[kNumOps] gets the mean per launch.
+// Per-op timing: each op's launches repeated `count` times, one after the other, in one CUDA
+// graph (after one full run so every input holds real data), timed over one graph launch;
+// ms_per_op[kNumOps] gets the mean per repetition. In a graph the host's launch rate (some
+// 5 us per kernel) does not bound a small op, as it would replayed eagerly.
 int ait_model_profile_ops(void* handle, const void* const* inputs, void* const* outputs,
                           const int64_t* dims, cudaStream_t stream, int count, float* ms_per_op) {
   auto* m = static_cast<ait::ModelState*>(handle);
   int rc = ait::check_ready(*m, dims);
   if (rc != AIT_OK) return rc;
+  if (count < 1) return ait::set_error(AIT_ERR_INTERNAL, "count must be at least 1");
   ait::DeviceGuard guard(m->device);
   return ait::with_context(*m, inputs, outputs, dims, stream, [&](ait::Context& c, ait::Plan& p) {
     int r = ait::run_eager(*m, c, p, inputs, outputs, dims, stream);
-    if (r != AIT_OK) return r;
     const ait::Pointers ptrs = ait::pointers(inputs, outputs);
-    auto op_call = [&](int i) {
-      return [&, i] {
-        bool first = true;  // each replay of the op alone starts like a call: not early
-        return ait::launch_op(*m, c, p, i, ptrs, inputs, outputs, dims, stream, &first);
-      };
-    };
+    void* args[ait::kMaxKernelArgs];
     for (int i = 0; i < kNumOps && r == AIT_OK; ++i) {
-      r = op_call(i)();  // warm-up
-      if (r == AIT_OK) r = ait::time_calls(stream, count, &ms_per_op[i], op_call(i));
+      const ait::OpLaunches* launches = &p.ops[i];
+      if (kOpTouchesIO[i]) r = ait::io_launches(*m, c, p, i, ptrs, inputs, outputs, dims, &launches);
+      if (r != AIT_OK) break;
+      ms_per_op[i] = 0.f;
+      if (launches->empty()) continue;  // a view: nothing runs
+      cudaGraph_t g = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      cudaError_t e = cudaGraphCreate(&g, 0);
+      cudaGraphNode_t prev = nullptr;
+      for (int k = 0; k < count && e == cudaSuccess; ++k)
+        for (const ait::Launch& l : *launches) {
+          cudaKernelNodeParams np = ait::node_params(l, args);
+          cudaGraphNode_t node;
+          e = cudaGraphAddKernelNode(&node, g, prev ? &prev : nullptr, prev ? 1 : 0, &np);
+          for (const cudaLaunchAttribute& a : l.attrs)
+            if (e == cudaSuccess) e = cudaGraphKernelNodeSetAttribute(node, a.id, &a.val);
+          if (e != cudaSuccess) break;
+          prev = node;
+        }
+      if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, g, 0);
+      if (e == cudaSuccess) e = cudaGraphLaunch(exec, stream);  // warm-up
+      if (e != cudaSuccess)
+        r = ait::set_error(AIT_ERR_LAUNCH, "op %d (%s): its timing graph failed: %s", i,
+                           kOpNames[i], cudaGetErrorString(e));
+      float ms = 0.f;
+      if (r == AIT_OK)
+        r = ait::time_calls(stream, 1, &ms, [&] {
+          cudaError_t le = cudaGraphLaunch(exec, stream);
+          return le == cudaSuccess ? AIT_OK : ait::set_error(AIT_ERR_LAUNCH,
+              "op %d (%s): launching its timing graph failed: %s", i, kOpNames[i],
+              cudaGetErrorString(le));
+        });
+      ms_per_op[i] = ms / count;
+      if (exec) cudaGraphExecDestroy(exec);
+      if (g) cudaGraphDestroy(g);
     }
     return r;
   });
