@@ -150,3 +150,18 @@ def test_kernel_compiles_for_sm90a_without_spills(tmp_path):
     assert len(regs) == 4 and max(regs) <= 128, regs
     syms = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
     assert re.search(r" T ait_stem_conv_pool$", syms, re.MULTILINE)
+
+
+@pytest.mark.nvcc
+@pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
+def test_fused_stem_model_builds(tmp_path, monkeypatch):
+    """The fused stem goes through codegen, nvcc and the link (loading it needs a GPU)."""
+    from ait.compiler.compile_model import build_model
+
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path / "cache"))
+    _, y = build_stem(35, 37, (1, 8))
+    so = build_model(y, TARGET, tmp_path / "work", "stem", profile=False, verbose=False)
+    syms = subprocess.run(["nm", "-D", str(so)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "ait_stem_conv_pool" in syms
+    assert "ait_stem_conv_pool(" in (tmp_path / "work" / "stem" / "model.cu").read_text()
