@@ -119,6 +119,12 @@ def variant_name(args) -> str:
                                                                        else "_nograph")
 
 
+def _fuse_stem_enabled() -> bool:
+    from ait.passes.fuse_stem import enabled
+
+    return enabled()
+
+
 def _safe(call):
     """For metadata only: a missing or failing accessor must not end the benchmark."""
     try:
@@ -325,6 +331,7 @@ def main() -> int:
         "input_layout": "NHWC",
         "use_fp16_acc": args.use_fp16_acc,
         "stem": args.stem,
+        "fuse_stem": _safe(_fuse_stem_enabled),  # op names (meta "kernels") depend on it
         "graph_mode": args.use_graph,
         "batch_range": list(batch_range),
         "compile_s": compile_s,

@@ -70,7 +70,9 @@ class ResNet(nn.Module):
     """``stem``: "space_to_depth" (default) runs the 7x7/2 stem as a 4x4/1 conv over a
     16-channel space-to-depth input: 35% fewer multiply-adds than "padded", ordinary aligned
     kernels; on the H200 at batch 256 s2d + conv take 0.88 ms against 1.30 ms for "padded"
-    (the 7x7/2 conv over RGB zero-padded to 8 channels with FixedChannels kernels)."""
+    (the 7x7/2 conv over RGB zero-padded to 8 channels with FixedChannels kernels). The
+    build's fuse_stem pass then runs s2d, conv and max pool as one kernel (ait/ops/stem);
+    "padded" stays three ops."""
 
     def __init__(self, spec: ResNetSpec, num_classes: int = 1000, in_chans: int = 3,
                  dtype: str = "float16", stem: str = DEFAULT_STEM):

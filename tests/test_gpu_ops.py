@@ -82,9 +82,12 @@ def test_stem_pool_and_linear(target, tmp_path_factory):
                        "head")
 
 
+@pytest.mark.parametrize("fuse", ["0", "1"])
 @pytest.mark.parametrize("size", [56, 45])  # odd: the last block is half padding
-def test_space_to_depth_stem(size, target, tmp_path_factory):
-    """The space-to-depth stem (our s2d kernel + an ordinary conv) against the reference."""
+def test_space_to_depth_stem(size, fuse, target, tmp_path_factory, monkeypatch):
+    """The space-to-depth stem against the reference: our s2d kernel + an ordinary conv + the
+    pool (AIT_FUSE_STEM=0), or the fused stem kernel (tests/test_gpu_stem.py tests it more)."""
+    monkeypatch.setenv("AIT_FUSE_STEM", fuse)
 
     class Stem(nn.Module):
         def __init__(self):
@@ -99,7 +102,7 @@ def test_space_to_depth_stem(size, target, tmp_path_factory):
     x = Tensor([IntVar([1, 16], "n"), size, size, 3], name="x", is_input=True)
     y = m(x)
     _compile_and_check(m, y, lambda n: (n, size, size, 3), [1, 5, 16], target, tmp_path_factory,
-                       f"s2dstem{size}")
+                       f"s2dstem{size}_{fuse}")
 
 
 def test_unfused_elementwise_and_plain_conv(target, tmp_path_factory):

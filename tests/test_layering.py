@@ -43,7 +43,7 @@ PENDING = {
     ("ait.backend.codegen", "ait.ops.conv2d"), ("ait.backend.codegen", "ait.ops.elementwise"),
     ("ait.backend.codegen", "ait.ops.gemm"), ("ait.backend.codegen", "ait.ops.pad"),
     ("ait.backend.codegen", "ait.ops.pool"), ("ait.backend.codegen", "ait.ops.reshape"),
-    ("ait.backend.codegen", "ait.ops.space_to_depth"),
+    ("ait.backend.codegen", "ait.ops.space_to_depth"), ("ait.backend.codegen", "ait.ops.stem"),
     ("ait.tune.candidates", "ait.ops.conv2d"), ("ait.tune.candidates", "ait.ops.gemm"),
     ("ait.tune.prune", "ait.ops.conv2d"), ("ait.tune.prune", "ait.ops.gemm"),
     ("ait.compiler.compile_model", "ait.ops.conv2d"),

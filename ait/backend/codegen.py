@@ -26,6 +26,8 @@ from ait.ops.reshape import Reshape
 from ait.ops.reshape import cuda as reshape_cuda
 from ait.ops.space_to_depth import SpaceToDepth
 from ait.ops.space_to_depth import cuda as space_to_depth_cuda
+from ait.ops.stem import StemConvPool
+from ait.ops.stem import cuda as stem_cuda
 
 RUNTIME_HEADER = Path(__file__).resolve().parent.parent / "runtime" / "csrc" / "model_runtime.h"
 
@@ -39,11 +41,12 @@ EMITTERS = {
     Relu: elementwise_cuda,
     Reshape: reshape_cuda,
     SpaceToDepth: space_to_depth_cuda,
+    StemConvPool: stem_cuda,
 }
 
 # our own small kernels, linked into every model (a few KB; unused ones cost nothing at run)
 OWN_SOURCES = [*pool_cuda.SOURCES, *pad_cuda.SOURCES, *elementwise_cuda.SOURCES,
-               *space_to_depth_cuda.SOURCES]
+               *space_to_depth_cuda.SOURCES, *stem_cuda.SOURCES]
 
 
 def emitter_for(op: Op):

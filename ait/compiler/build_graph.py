@@ -1,4 +1,5 @@
-"""Outputs -> Graph: sort (dropping dead ops), fuse epilogues, sort again, name, plan memory.
+"""Outputs -> Graph: sort (dropping dead ops), fuse epilogues and the stem, sort again, name,
+plan memory.
 
 The one path every backend takes, the numpy reference executor included."""
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ait.ir import AitError, Graph, Tensor, TensorKind
-from ait.passes import CompiledGraph, fuse_epilogues, name_graph, plan_memory, sort_graph
+from ait.passes import CompiledGraph, fuse_epilogues, fuse_stem, name_graph, plan_memory, sort_graph
 from ait.runtime import reference
 
 
@@ -28,6 +29,7 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Compil
     ops = sort_graph(outputs)
     if fuse:
         ops = fuse_epilogues(ops)
+        ops = fuse_stem(ops)  # after the conv took its bias + ReLU
         ops = sort_graph(outputs)  # residual producers may have to move before their conv
     inputs: list[Tensor] = []
     for op in ops:

@@ -1,0 +1,268 @@
+// The whole ResNet stem in one kernel: space-to-depth (pad 3) -> 4x4/1 conv to 64 channels
+// with bias + ReLU -> 3x3/2 pad-1 max pool, i.e. the 7x7/2 pad-3 conv + max pool on the raw
+// NHWC fp16 image [N, H, W, C <= 4]; the conv output never goes through global memory.
+//
+// A CTA (8 warps, persistent over tiles) owns 7x8 pooled outputs = a 15x17 conv region
+// (255 pixels, M = 256), recomputing the halo row/column it shares with its neighbours.
+//  * input patch: 36 x 40 raw pixels (zero outside the image = the conv padding), rows of
+//    40 * C halves; the A fragment of conv pixel (i, j) at raw-row tap rr reads the 8C halves
+//    from patch[2i + rr][2j * C ..], so the K order is (rr, cc, c): K = 8 rows x 8 cols x C
+//    (= 192 for RGB), read with 32-bit loads (rows are not 16-byte aligned for ldmatrix).
+//  * weight: the s2d weight [64, 4, 4, 16] rearranged to [64][K] once per CTA (ldmatrix);
+//    channels >= 4C multiply zeros in the unfused graph and are dropped. When the last k16
+//    step's weights are all zero (the 8th tap row of a 7x7 filter) the step is skipped.
+//  * mma.sync m16n8k16 f16 -> f32; each warp 32 pixels x 64 channels.
+//  * epilogue: + bias, ReLU, round to fp16 into shared memory (conv pixels outside the conv
+//    output are written as 0: they are pool padding, and every window also holds a valid
+//    pixel >= 0 after ReLU, so 0 never wins over it); then the 3x3/2 max from shared memory.
+#include <cuda_fp16.h>
+#include <cstdint>
+#include <climits>
+#include "ait_abi.h"
+#include "ait_pdl.h"
+
+namespace ait_stem {
+
+constexpr int kThreads = 256;
+constexpr int kTileP = 7, kTileQ = 8;                            // pooled outputs per CTA
+constexpr int kConvRows = 2 * kTileP + 1, kConvCols = 2 * kTileQ + 1;  // 15 x 17
+constexpr int kM = 256;                                          // >= 255 conv pixels
+constexpr int kPatchRows = 2 * kConvRows + 6, kPatchCols = 2 * kConvCols + 6;  // 36 x 40
+constexpr int kOut = 64;                                         // output channels
+constexpr int kS2dChannels = 16;                                 // the s2d weight's last dim
+constexpr int kConvStride = kOut + 8;                            // halves per conv pixel row
+
+template <int C> struct Geometry {
+  static constexpr int kK = 64 * C;                 // 8 x 8 taps x C
+  static constexpr int kSteps = kK / 16;
+  static constexpr int kRowK = 8 * C;               // K per raw-row tap
+  static constexpr int kWStride = kK + 8;           // weight row: 16 B aligned, ldmatrix
+                                                    // conflict-free (stride = 16 mod 128 B)
+  // patch row stride in halves: even (32-bit A loads), chosen so the A loads of a warp hit
+  // distinct banks (checked by simulation)
+  static constexpr int kPatchStride = C == 1 ? 64 : C == 2 ? 104 : C == 3 ? 122 : 164;
+  static constexpr int kPatchHalves = (kPatchRows * kPatchStride + 7) / 8 * 8;
+  static constexpr int kSmemBytes =
+      2 * (kOut * kWStride + kPatchHalves + kM * kConvStride) + 4 * kOut;
+};
+
+__device__ __forceinline__ uint32_t lds32(const __half* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* p) {
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+      "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+struct StemShape {
+  int n, h, w, p, q, po, qo, tiles_h, tiles_w;
+  long long tiles;
+};
+
+template <int C>
+__global__ void __launch_bounds__(kThreads, 2)
+stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
+                      const __half* __restrict__ bias, __half* __restrict__ y, StemShape s) {
+  ait_wait_prior_grids();
+  using G = Geometry<C>;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __half* wsm = reinterpret_cast<__half*>(smem_raw);              // [64][kWStride]
+  __half* patch = wsm + kOut * G::kWStride;                        // [36][kPatchStride]
+  __half* conv = patch + G::kPatchHalves;                          // [256][kConvStride]
+  float* bsm = reinterpret_cast<float*>(conv + kM * kConvStride);  // [64]
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+
+  // weight [64, 4, 4, 16] (s2d: [n, a, e, (2b + d) * C + c]) -> wsm[n][(2a+b) * 8C + (2e+d) * C + c]
+  bool nonzero_last = false;
+  for (int i = tid; i < kOut * G::kK; i += kThreads) {
+    const int n = i / G::kK, k = i - n * G::kK;
+    const int rr = k / G::kRowK, rem = k - rr * G::kRowK, cc = rem / C, c = rem - cc * C;
+    const __half v = wt[((n * 4 + (rr >> 1)) * 4 + (cc >> 1)) * kS2dChannels +
+                        ((rr & 1) * 2 + (cc & 1)) * C + c];
+    wsm[n * G::kWStride + k] = v;
+    nonzero_last |= k >= G::kK - 16 && __half2float(v) != 0.f;
+  }
+  if (tid < kOut) bsm[tid] = __half2float(bias[tid]);
+  const bool skip_last = !__syncthreads_or(nonzero_last);
+
+  // this thread's A rows: pixels m = 32 * warp + 16 * mt + g + 8 * r; patch offsets (+2t)
+  int pix[2][2];
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      int m = 32 * warp + 16 * mt + g + 8 * r;
+      if (m >= kConvRows * kConvCols) m = 0;  // the padding row of M: any valid address
+      const int li = m / kConvCols, lj = m - li * kConvCols;
+      pix[mt][r] = 2 * li * G::kPatchStride + 2 * lj * C + 2 * t;
+    }
+  // ldmatrix lane address: matrix lane / 8 -> (n + 8 * (q / 2), k + 8 * (q % 2))
+  const int q4 = lane >> 3;
+  const __half* wlane = wsm + ((q4 >> 1) * 8 + (lane & 7)) * G::kWStride + (q4 & 1) * 8;
+
+  for (long long tile = blockIdx.x; tile < s.tiles; tile += gridDim.x) {
+    const int tw = int(tile % s.tiles_w);
+    const long long rest = tile / s.tiles_w;
+    const int th = int(rest % s.tiles_h), img = int(rest / s.tiles_h);
+    const int pi0 = th * kTileP, pj0 = tw * kTileQ;
+    const int r0 = 2 * pi0 - 1, c0 = 2 * pj0 - 1;       // first conv row / col of the tile
+    const int y0 = 2 * r0 - 3, xe0 = (2 * c0 - 3) * C;  // first raw row, first element of a row
+    const __half* ximg = x + (long long)img * s.h * s.w * C;
+
+    // 1. raw patch, zero outside the image (the patch of the previous tile is no longer read:
+    //    the barrier before the pool step separates them)
+    constexpr int kRowHalves = kPatchCols * C;
+    for (int i = tid; i < kPatchRows * kRowHalves; i += kThreads) {
+      const int row = i / kRowHalves, e = i - row * kRowHalves;
+      const int yy = y0 + row, xe = xe0 + e;
+      __half v = __float2half(0.f);
+      if (yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C) v = ximg[(long long)yy * s.w * C + xe];
+      patch[row * G::kPatchStride + e] = v;
+    }
+    __syncthreads();
+
+    // 2. conv: this warp's 32 pixels x 64 channels
+    float acc[2][8][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int v = 0; v < 4; ++v) acc[mt][nt][v] = 0.f;
+#pragma unroll
+    for (int st = 0; st < G::kSteps; ++st) {
+      if (st == G::kSteps - 1 && skip_last) break;
+      // K = 16 st + 8 h + 2t + {0, 1}: raw-row tap (16 st + 8 h) / 8C, offset within it
+      const int k0 = 16 * st, k1 = 16 * st + 8;
+      const int off0 = (k0 / G::kRowK) * G::kPatchStride + k0 % G::kRowK;
+      const int off1 = (k1 / G::kRowK) * G::kPatchStride + k1 % G::kRowK;
+      uint32_t a[2][4];
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt) {
+        a[mt][0] = lds32(patch + pix[mt][0] + off0);
+        a[mt][1] = lds32(patch + pix[mt][1] + off0);
+        a[mt][2] = lds32(patch + pix[mt][0] + off1);
+        a[mt][3] = lds32(patch + pix[mt][1] + off1);
+      }
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        uint32_t b[4];
+        ldmatrix_x4(b, wlane + np * 16 * G::kWStride + k0);
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+          mma16816(acc[mt][2 * np], a[mt], b[0], b[1]);
+          mma16816(acc[mt][2 * np + 1], a[mt], b[2], b[3]);
+        }
+      }
+    }
+
+    // 3. bias + ReLU -> fp16 conv tile in shared memory; outside the conv output: 0
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int m = 32 * warp + 16 * mt + g + 8 * r;
+        const int li = m / kConvCols, lj = m - li * kConvCols;
+        const bool valid = m < kConvRows * kConvCols && r0 + li >= 0 && r0 + li < s.p &&
+                           c0 + lj >= 0 && c0 + lj < s.q;
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt) {
+          const int ch = nt * 8 + 2 * t;
+          const float v0 = fmaxf(acc[mt][nt][2 * r] + bsm[ch], 0.f);
+          const float v1 = fmaxf(acc[mt][nt][2 * r + 1] + bsm[ch + 1], 0.f);
+          *reinterpret_cast<__half2*>(conv + m * kConvStride + ch) =
+              valid ? __floats2half2_rn(v0, v1) : __floats2half2_rn(0.f, 0.f);
+        }
+      }
+    __syncthreads();
+
+    // 4. 3x3/2 max pool: one 8-channel vector of one pooled pixel per thread and round
+    constexpr int kVecs = kOut / 8;
+    for (int i = tid; i < kTileP * kTileQ * kVecs; i += kThreads) {
+      const int pp = i / kVecs, cv = i - pp * kVecs;
+      const int pi = pp / kTileQ, pj = pp - pi * kTileQ;
+      if (pi0 + pi >= s.po || pj0 + pj >= s.qo) continue;
+      const __half* base = conv + (2 * pi * kConvCols + 2 * pj) * kConvStride + cv * 8;
+      uint4 best = *reinterpret_cast<const uint4*>(base);
+#pragma unroll
+      for (int di = 0; di < 3; ++di)
+#pragma unroll
+        for (int dj = 0; dj < 3; ++dj) {
+          if (di == 0 && dj == 0) continue;
+          const uint4 v = *reinterpret_cast<const uint4*>(base + (di * kConvCols + dj) * kConvStride);
+          __half2* bh = reinterpret_cast<__half2*>(&best);
+          const __half2* vh = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+          for (int k = 0; k < 4; ++k) bh[k] = __hmax2(bh[k], vh[k]);
+        }
+      const long long o = (((long long)img * s.po + pi0 + pi) * s.qo + pj0 + pj) * kOut + cv * 8;
+      *reinterpret_cast<uint4*>(y + o) = best;
+    }
+    // the next tile's patch store does not touch `conv`; its barrier orders this step's
+    // reads before the next conv tile is written
+  }
+}
+
+template <int C>
+int launch(const __half* x, const __half* w, const __half* b, __half* y, const StemShape& s,
+           cudaStream_t stream) {
+  constexpr int kMaxDevices = 64;
+  static int grid_per_device[kMaxDevices] = {};  // resident CTAs (benign race: same value)
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices)
+    return AIT_ERR_LAUNCH;
+  constexpr int kSmem = Geometry<C>::kSmemBytes;
+  if (grid_per_device[dev] == 0) {
+    int sms = 0, per_sm = 0;
+    if (cudaFuncSetAttribute(stem_conv_pool_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             kSmem) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stem_conv_pool_kernel<C>, kThreads,
+                                                      kSmem) != cudaSuccess ||
+        sms * per_sm <= 0)
+      return AIT_ERR_LAUNCH;
+    grid_per_device[dev] = sms * per_sm;
+  }
+  const long long grid = s.tiles < grid_per_device[dev] ? s.tiles : grid_per_device[dev];
+  stem_conv_pool_kernel<C><<<int(grid), kThreads, kSmem, stream>>>(x, w, b, y, s);
+  return cudaPeekAtLastError() == cudaSuccess ? AIT_OK : AIT_ERR_LAUNCH;
+}
+
+}  // namespace ait_stem
+
+// x [n, h, w, c] raw image (c <= 4), w the s2d weight [64, 4, 4, 16], bias [64];
+// y [n, po, qo, 64] with p, q the conv output size ((h + 7) / 2 - 3) and po, qo the pool's.
+extern "C" int ait_stem_conv_pool(const void* x, const void* w, const void* bias, void* y, int n,
+                                  int h, int w_, int c, int p, int q, int po, int qo,
+                                  cudaStream_t stream) {
+  using namespace ait_stem;
+  if (c < 1 || c > 4 || h < 1 || w_ < 1 || p < 1 || q < 1 || po < 1 || qo < 1 ||
+      reinterpret_cast<uintptr_t>(y) % 16 || reinterpret_cast<uintptr_t>(x) % 2)
+    return AIT_ERR_CANNOT_IMPLEMENT;
+  if (n <= 0) return AIT_OK;
+  if ((long long)h * w_ * c > INT32_MAX) return AIT_ERR_CANNOT_IMPLEMENT;
+  StemShape s{n, h, w_, p, q, po, qo, (po + kTileP - 1) / kTileP, (qo + kTileQ - 1) / kTileQ, 0};
+  s.tiles = (long long)n * s.tiles_h * s.tiles_w;
+  const __half* xi = static_cast<const __half*>(x);
+  const __half* wi = static_cast<const __half*>(w);
+  const __half* bi = static_cast<const __half*>(bias);
+  __half* yo = static_cast<__half*>(y);
+  switch (c) {
+    case 1: return launch<1>(xi, wi, bi, yo, s, stream);
+    case 2: return launch<2>(xi, wi, bi, yo, s, stream);
+    case 3: return launch<3>(xi, wi, bi, yo, s, stream);
+    default: return launch<4>(xi, wi, bi, yo, s, stream);
+  }
+}

@@ -1,0 +1,43 @@
+"""The ResNet stem alone (s2d conv + max pool, as modeling/resnet.py builds it), shared by the
+CPU and GPU stem tests and scripts/dev/bench_stem.py."""
+from __future__ import annotations
+
+import numpy as np
+
+from ait import IntVar, Tensor, nn
+from ait.ops.space_to_depth.op import s2d_conv_weight
+
+
+class Stem(nn.Module):
+    def __init__(self, in_chans: int = 3, out_chans: int = 64, pool_stride: int = 2):
+        super().__init__()
+        self.conv1 = nn.Conv2dBiasReluSpaceToDepth(in_chans, out_chans, 7, 2, 3)
+        self.maxpool = nn.MaxPool2d(3, pool_stride, 1)
+
+    def forward(self, x):
+        return self.maxpool(self.conv1(x))
+
+
+def build_stem(h: int, w: int, batch, in_chans: int = 3, **kw):
+    """(module, output) for input 'x' [batch, h, w, in_chans]; batch an int or (lo, hi)."""
+    m = Stem(in_chans, **kw)
+    m.name_parameter_tensor()
+    n = IntVar(list(batch), "n") if isinstance(batch, (tuple, list)) else batch
+    x = Tensor([n, h, w, in_chans], name="x", is_input=True)
+    y = m(x)
+    y.name = "y"
+    return m, y
+
+
+def stem_params(m: Stem, seed: int = 0, s2d_weight: bool = True) -> dict[str, np.ndarray]:
+    """fp16-representable random constants. s2d_weight: the weight made from a random 7x7
+    one (zero 8th taps and channels 4C..15, as a model's); else every entry random."""
+    rng = np.random.default_rng(seed)
+    k, c = m.conv1.out_channels, m.conv1.in_channels
+    if s2d_weight:
+        w = s2d_conv_weight(rng.standard_normal((k, 7, 7, c)) * np.sqrt(2 / (49 * c)), 16)
+    else:
+        w = rng.standard_normal((k, 4, 4, 16)) * np.sqrt(2 / (49 * c))
+    b = rng.standard_normal(k) * 0.1
+    return {"conv1_weight": w.astype(np.float16).astype(np.float32),
+            "conv1_bias": b.astype(np.float16).astype(np.float32)}
