@@ -164,6 +164,8 @@ def test_every_split_k_candidate_renders(cand):
     # kernel launches only: no memset (Conv::initialize would issue one), no copies
     assert "cudaMemset" not in src and "cudaMemcpy" not in src and ".initialize(" not in src
     assert "ait_wait_prior_grids();" in src
+    # both kernels wait for the previous grid first (programmatic dependent launch)
+    assert "ait_pdl_kernel<Kernel><<<" in src and "cutlass::Kernel<Kernel><<<" not in src
 
 
 def test_split_counts_and_epilogues_of_one_tile_share_a_unit():
