@@ -10,7 +10,8 @@ import pytest
 from ait.backend.target import Target
 from ait.ops.conv2d import cutlass2x as conv2x
 from ait.ops.conv2d import cutlass3x as conv3x
-from ait.ops.conv2d import gemm3x
+from ait.ops.conv2d import gemm3x, splitk
+from ait.ops.conv2d.op import conv_out_size
 from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.ops.gemm import cutlass2x as gemm2x
 from ait.ops.gemm import gemv
@@ -135,10 +136,18 @@ def test_first_candidate_is_never_dropped(target):
         assert candidates_for(target, r)[0] == all_candidates_for(target, r)[0], r
 
 
-def test_sm80_keeps_every_candidate():
-    assert all(rule.arch == 90 for rule in RULES)
+def test_sm80_keeps_every_candidate_but_split_k_beyond_two_waves():
+    assert {rule.name for rule in RULES if rule.arch != 90} == {"sm80-split-k-waves"}
     for r in REQUESTS:
-        assert candidates_for(A100, r) == all_candidates_for(A100, r), r
+        full = all_candidates_for(A100, r)
+        kept = [c for c in full if not isinstance(c, splitk.Conv2dSplitK)
+                or c.ctas(r.n * _rows_per_image(r), r.k) <= 2 * 108]
+        assert candidates_for(A100, r) == kept, r
+
+
+def _rows_per_image(r: ConvRequest) -> int:
+    return (conv_out_size(r.h, r.r, r.pad[0], r.stride[0], r.dilation[0])
+            * conv_out_size(r.w, r.s, r.pad[1], r.stride[1], r.dilation[1]))
 
 
 def test_all_candidates_env_brings_every_one_back(monkeypatch):

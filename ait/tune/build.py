@@ -63,12 +63,15 @@ def single_source(c: KernelCandidate) -> nvcc.Source:
 
 
 def group_key(c: KernelCandidate) -> tuple:
-    """Kernels with equal keys share everything but the epilogue and the strided gather (the
-    same class, tile, schedule, alignment and accumulator), so one TU compiles them cheaply."""
+    """Kernels with equal keys share everything but the epilogue, the strided gather and the
+    fields their class names in `group_free` (run-time values of one compiled kernel, e.g. a
+    split-K count): the same class, tile, schedule, alignment and accumulator, so one TU
+    compiles them cheaply."""
     if not dataclasses.is_dataclass(c):
         return ("", c.name)
+    free = ("epilogue", "strided", *getattr(type(c), "group_free", ()))
     fields = tuple((f.name, getattr(c, f.name)) for f in dataclasses.fields(c)
-                   if f.name not in ("epilogue", "strided"))
+                   if f.name not in free)
     return (type(c).__module__, type(c).__qualname__, fields)
 
 

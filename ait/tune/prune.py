@@ -26,7 +26,8 @@ from ait.backend.kernel import KernelCandidate
 from ait.backend.target import Target
 from ait.ops.conv2d import cutlass2x as conv2x
 from ait.ops.conv2d import cutlass3x as conv3x
-from ait.ops.conv2d import gemm3x
+from ait.ops.conv2d import gemm3x, splitk
+from ait.ops.conv2d.op import conv_out_size
 from ait.ops.gemm import cutlass2x as gemm2x
 from ait.tune.cache import env_flag
 from ait.tune.requests import ConvRequest, GemmRequest, Request
@@ -36,6 +37,10 @@ ALL_CANDIDATES_ENV = "AIT_ALL_CANDIDATES"
 # The fewest SMs of any sm_90 part (H20: 78; H100 PCIe 114, H100 SXM / H200 132): a grid of at
 # most this many CTAs is one wave everywhere the sm_90 kernels run.
 SM90_MIN_SMS = 78
+# The most SMs of any part per arch (sm_90: H100 SXM / H200 132; sm_80: A100 108), and how many
+# waves of them a split-K grid may fill: see _split_k_beyond.
+MAX_SMS = {80: 108, 90: 132}
+SPLIT_K_WAVES = 2
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,26 @@ def _gemm_one_wave(r, c, cands) -> bool:
     return -(-r.m // sm) * -(-r.n // sn) <= SM90_MIN_SMS
 
 
+def _split_k_beyond(sms: int) -> Callable[[Request, KernelCandidate, Sequence[KernelCandidate]],
+                                          bool]:
+    """Split-K candidates whose grid (output tiles x slices) exceeds SPLIT_K_WAVES waves of
+    `sms` SMs at the request's batch: the unsplit output already has tiles enough to fill the
+    GPU, so slicing the K loop only adds the partials' traffic and a second launch."""
+    def drops(r, c, cands) -> bool:
+        if not isinstance(c, splitk.Conv2dSplitK) or not isinstance(r, ConvRequest):
+            return False
+        p = conv_out_size(r.h, r.r, r.pad[0], r.stride[0], r.dilation[0])
+        q = conv_out_size(r.w, r.s, r.pad[1], r.stride[1], r.dilation[1])
+        return c.ctas(r.n * p * q, r.k) > SPLIT_K_WAVES * sms
+    return drops
+
+
+_SPLIT_K_EVIDENCE = (
+    "parallel split-K conv kernels where output tiles x slices exceed two waves of the "
+    "part's SMs: structural, not measured yet (the candidates are new, issue 10 item 4). At "
+    "batch 1 the layer-3/4 convs have 8-64 tiles of 64x64 for 132 SMs and keep their splits; "
+    "at batch 32 and above no ResNet conv keeps any")
+
 RULES: tuple[Rule, ...] = (
     Rule("sm90-2x-conv-wide-n", 90, _wide_2x,
          "2.x Optimized conv tiles with N >= 128 (128x128x32, 128x256x32) where the Hopper "
@@ -161,6 +186,8 @@ RULES: tuple[Rule, ...] = (
          "2.x GEMM tiles above 64x64 when the 64x64 grid is at most one wave (<= 78 CTAs): "
          "for the 2048 -> 1000 classifier at M <= 256 only 64x64x64 (M 8-256) and the GEMV "
          "(M 1-4) ever won; 128x128, 128x64 and 64x128 never did"),
+    Rule("sm90-split-k-waves", 90, _split_k_beyond(MAX_SMS[90]), _SPLIT_K_EVIDENCE),
+    Rule("sm80-split-k-waves", 80, _split_k_beyond(MAX_SMS[80]), _SPLIT_K_EVIDENCE),
 )
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ait.backend.target import Target
-from ait.ops.conv2d import cutlass2x, cutlass3x, gemm3x
+from ait.ops.conv2d import cutlass2x, cutlass3x, gemm3x, splitk
 from ait.ir.epilogue import Epilogue
 
-Conv2dCandidate = cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x.Conv2dGemm3x
+Conv2dCandidate = (cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x.Conv2dGemm3x
+                   | splitk.Conv2dSplitK)
 
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
-CANDIDATE_SET_VERSION = 5
+CANDIDATE_SET_VERSION = 6  # 5: few-stage 3.x tiles; 6: parallel split-K 2.x kernels (splitk.py)
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
@@ -39,4 +40,6 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
         elif r is not None and s is not None and gemm3x.is_strided_pointwise(r, s, stride, pad,
                                                                               dilation):
             out += gemm3x.candidates(epilogue, c, k, target.acc, strided=True)
+    if r is not None and s is not None and not few_channels:
+        out += splitk.candidates(epilogue, c, k, r, s, target.acc)
     return out
