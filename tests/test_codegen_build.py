@@ -79,3 +79,30 @@ def test_space_to_depth_stem_compiles(tmp_path, monkeypatch):
     assert [op["kind"] for op in meta["ops"]] == ["space_to_depth", "conv2d"]
     assert meta["constants"][0]["shape"] == [16, 4, 4, 16]
     assert hasattr(lib, "ait_space_to_depth")
+
+
+def test_a_model_exports_no_process_wide_unique_symbols(tmp_path, monkeypatch):
+    """A static local of a function with external linkage is an STB_GNU_UNIQUE symbol ('u' in
+    nm): the dynamic linker makes it one for every .so of the process, so a second model would
+    read the first one's cached state (a kernel's shared-memory opt-in done once: the second
+    model's launch then fails). Every own kernel and CUTLASS unit keeps such state internal."""
+    import shutil
+    import subprocess
+
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("no nm")
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path / "cache"))
+    _, y = tiny_graph()
+    try:
+        ait.compile_model(y, Target.for_arch(90), tmp_path / "work", "tiny", profile=False)
+    except ait.AitError as e:
+        assert "creating the model failed" in str(e)
+    so = tmp_path / "work" / "tiny" / "tiny.so"
+    syms = subprocess.run([nm, "-D", "--defined-only", str(so)], capture_output=True,
+                          text=True, check=True).stdout.splitlines()
+    # libcu++'s stateless tag and customization-point objects (cuda::std::in_place, ...)
+    # are unique too, and harmless: they hold no state
+    unique = [line for line in syms if line.split()[1:2] == ["u"]
+              and not line.split()[2].startswith("_ZN4cuda3std")]
+    assert not unique, "process-wide unique symbols:\n" + "\n".join(unique[:10])

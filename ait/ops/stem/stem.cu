@@ -21,7 +21,10 @@
 #include "ait_abi.h"
 #include "ait_pdl.h"
 
-namespace ait_stem {
+// Internal linkage throughout: a static local of a function with external linkage (the grid
+// cache in launch) is one STB_GNU_UNIQUE symbol shared by every model .so in the process, so a
+// second model would skip its own kernel's shared-memory opt-in and fail to launch.
+namespace {
 
 constexpr int kThreads = 256;
 constexpr int kTileP = 7, kTileQ = 8;                            // pooled outputs per CTA
@@ -240,14 +243,13 @@ int launch(const __half* x, const __half* w, const __half* b, __half* y, const S
   return cudaPeekAtLastError() == cudaSuccess ? AIT_OK : AIT_ERR_LAUNCH;
 }
 
-}  // namespace ait_stem
+}  // namespace
 
 // x [n, h, w, c] raw image (c <= 4), w the s2d weight [64, 4, 4, 16], bias [64];
 // y [n, po, qo, 64] with p, q the conv output size ((h + 7) / 2 - 3) and po, qo the pool's.
 extern "C" int ait_stem_conv_pool(const void* x, const void* w, const void* bias, void* y, int n,
                                   int h, int w_, int c, int p, int q, int po, int qo,
                                   cudaStream_t stream) {
-  using namespace ait_stem;
   if (c < 1 || c > 4 || h < 1 || w_ < 1 || p < 1 || q < 1 || po < 1 || qo < 1 ||
       reinterpret_cast<uintptr_t>(y) % 16 || reinterpret_cast<uintptr_t>(x) % 2)
     return AIT_ERR_CANNOT_IMPLEMENT;
