@@ -59,7 +59,7 @@ def kernels_per_tu() -> int:
 
 
 def single_source(c: KernelCandidate) -> nvcc.Source:
-    return nvcc.Source(c.name, c.render(), c.compile_cost)
+    return nvcc.Source(c.name, c.render(), c.compile_cost, host_cold=True)
 
 
 def group_key(c: KernelCandidate) -> tuple:
@@ -143,7 +143,8 @@ def _unit(members: Sequence[KernelCandidate]) -> Unit:
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     cost = max(s.cost for s in singles) * (1 + _GROUP_COST * (len(singles) - 1))
     name = f"{members[0].name}_tu{len(singles)}_{digest}"
-    return Unit(nvcc.Source(name, text, cost), tuple(c.name for c in members), singles)
+    return Unit(nvcc.Source(name, text, cost, host_cold=True), tuple(c.name for c in members),
+                singles)
 
 
 def _index_path(single: nvcc.Source) -> Path:
@@ -171,7 +172,7 @@ def _recorded_unit(single: nvcc.Source) -> tuple[nvcc.Source, set[str]] | None:
         return None
     if single.text not in text or single.name not in members:
         return None
-    return nvcc.Source(entry["name"], text, single.cost), members
+    return nvcc.Source(entry["name"], text, single.cost, host_cold=True), members
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -228,7 +229,8 @@ class ProfilerSpec:
             tol=TOLERANCE[target.acc],
         )
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        return nvcc.Source(f"profiler_{self.family.value}_{self.epilogue.tag}_{digest}", text)
+        return nvcc.Source(f"profiler_{self.family.value}_{self.epilogue.tag}_{digest}", text,
+                           host_cold=True)
 
 
 @dataclass(frozen=True)
