@@ -88,14 +88,30 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
   const int g = lane >> 2, t = lane & 3;
 
   // weight [64, 4, 4, 16] (s2d: [n, a, e, (2b + d) * C + c]) -> wsm[n][(2a+b) * 8C + (2e+d) * C + c]
+  // (in rounds of 16 loads per thread issued before their stores: one global latency per
+  // round, not per element)
   bool nonzero_last = false;
-  for (int i = tid; i < kOut * G::kK; i += kThreads) {
-    const int n = i / G::kK, k = i - n * G::kK;
-    const int rr = k / G::kRowK, rem = k - rr * G::kRowK, cc = rem / C, c = rem - cc * C;
-    const __half v = wt[((n * 4 + (rr >> 1)) * 4 + (cc >> 1)) * kS2dChannels +
-                        ((rr & 1) * 2 + (cc & 1)) * C + c];
-    wsm[n * G::kWStride + k] = v;
-    nonzero_last |= k >= G::kK - 16 && __half2float(v) != 0.f;
+  constexpr int kWElems = kOut * G::kK, kRound = 16;
+  for (int base = tid; base < kWElems; base += kRound * kThreads) {
+    __half v[kRound];
+#pragma unroll
+    for (int j = 0; j < kRound; ++j) {
+      const int i = base + j * kThreads;
+      const int n = i / G::kK, k = i - n * G::kK;
+      const int rr = k / G::kRowK, rem = k - rr * G::kRowK, cc = rem / C, c = rem - cc * C;
+      v[j] = i < kWElems ? wt[((n * 4 + (rr >> 1)) * 4 + (cc >> 1)) * kS2dChannels +
+                              ((rr & 1) * 2 + (cc & 1)) * C + c]
+                         : __float2half(0.f);
+    }
+#pragma unroll
+    for (int j = 0; j < kRound; ++j) {
+      const int i = base + j * kThreads;
+      const int n = i / G::kK, k = i - n * G::kK;
+      if (i < kWElems) {
+        wsm[n * G::kWStride + k] = v[j];
+        nonzero_last |= k >= G::kK - 16 && __half2float(v[j]) != 0.f;
+      }
+    }
   }
   if (tid < kOut) bsm[tid] = __half2float(bias[tid]);
   const bool skip_last = !__syncthreads_or(nonzero_last);
@@ -125,14 +141,27 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
     const __half* ximg = x + (long long)img * s.h * s.w * C;
 
     // 1. raw patch, zero outside the image (the patch of the previous tile is no longer read:
-    //    the barrier before the pool step separates them)
+    //    the barrier before the pool step separates them). Every load of the thread is issued
+    //    before the first store: a load-store loop waits out one global latency per element
+    //    (17 per tile for RGB), which left the kernel at a sixth of its floor on the H200.
     constexpr int kRowHalves = kPatchCols * C;
-    for (int i = tid; i < kPatchRows * kRowHalves; i += kThreads) {
+    constexpr int kPatchElems = kPatchRows * kRowHalves;
+    constexpr int kLoads = (kPatchElems + kThreads - 1) / kThreads;
+    __half v[kLoads];
+#pragma unroll
+    for (int it = 0; it < kLoads; ++it) {
+      const int i = tid + it * kThreads;
       const int row = i / kRowHalves, e = i - row * kRowHalves;
       const int yy = y0 + row, xe = xe0 + e;
-      __half v = __float2half(0.f);
-      if (yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C) v = ximg[(long long)yy * s.w * C + xe];
-      patch[row * G::kPatchStride + e] = v;
+      v[it] = __float2half(0.f);
+      if (i < kPatchElems && yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C)
+        v[it] = ximg[(long long)yy * s.w * C + xe];
+    }
+#pragma unroll
+    for (int it = 0; it < kLoads; ++it) {
+      const int i = tid + it * kThreads;
+      const int row = i / kRowHalves, e = i - row * kRowHalves;
+      if (i < kPatchElems) patch[row * G::kPatchStride + e] = v[it];
     }
     __syncthreads();
 
