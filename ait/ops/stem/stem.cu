@@ -141,27 +141,31 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
     const __half* ximg = x + (long long)img * s.h * s.w * C;
 
     // 1. raw patch, zero outside the image (the patch of the previous tile is no longer read:
-    //    the barrier before the pool step separates them). Every load of the thread is issued
-    //    before the first store: a load-store loop waits out one global latency per element
-    //    (17 per tile for RGB), which left the kernel at a sixth of its floor on the H200.
+    //    the barrier before the pool step separates them). The thread's loads are issued in
+    //    two rounds, each before its stores: a load-store loop waits out one global latency
+    //    per element (17 per tile for RGB: the kernel ran at a sixth of its floor on the H200).
     constexpr int kRowHalves = kPatchCols * C;
     constexpr int kPatchElems = kPatchRows * kRowHalves;
     constexpr int kLoads = (kPatchElems + kThreads - 1) / kThreads;
-    __half v[kLoads];
+    constexpr int kRoundP = (kLoads + 1) / 2;  // two rounds: 128 registers hold one without spills
 #pragma unroll
-    for (int it = 0; it < kLoads; ++it) {
-      const int i = tid + it * kThreads;
-      const int row = i / kRowHalves, e = i - row * kRowHalves;
-      const int yy = y0 + row, xe = xe0 + e;
-      v[it] = __float2half(0.f);
-      if (i < kPatchElems && yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C)
-        v[it] = ximg[(long long)yy * s.w * C + xe];
-    }
+    for (int r0 = 0; r0 < kLoads; r0 += kRoundP) {
+      __half v[kRoundP];
 #pragma unroll
-    for (int it = 0; it < kLoads; ++it) {
-      const int i = tid + it * kThreads;
-      const int row = i / kRowHalves, e = i - row * kRowHalves;
-      if (i < kPatchElems) patch[row * G::kPatchStride + e] = v[it];
+      for (int j = 0; j < kRoundP; ++j) {
+        const int i = tid + (r0 + j) * kThreads;
+        const int row = i / kRowHalves, e = i - row * kRowHalves;
+        const int yy = y0 + row, xe = xe0 + e;
+        v[j] = __float2half(0.f);
+        if (i < kPatchElems && yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C)
+          v[j] = ximg[(long long)yy * s.w * C + xe];
+      }
+#pragma unroll
+      for (int j = 0; j < kRoundP; ++j) {
+        const int i = tid + (r0 + j) * kThreads;
+        const int row = i / kRowHalves, e = i - row * kRowHalves;
+        if (i < kPatchElems) patch[row * G::kPatchStride + e] = v[j];
+      }
     }
     __syncthreads();
 
