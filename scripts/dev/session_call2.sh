@@ -1,0 +1,22 @@
+# Device command of the 2026-12-01 (second) session, kept for the results in docs/results/h200-2026-12-01b.
+# Run on the GPU machine from the repository root with .whl and tmp/dev carried (see the README there).
+set -o pipefail
+T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
+source scripts/gpu_env.sh > $OUT/compile.log 2>&1; cat $OUT/compile.log
+export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
+q() { grep -v '/s\]\|/shape\]\|/op\]'; }
+el compile
+/usr/bin/time -f "cold compile wall %e s" python3 -c "
+import logging; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
+from modeling.build import compile_resnet
+compile_resnet('resnet50', (1, 256), 'tmp/tests').close()" 2>&1 | q | grep -v 'rejected\|left out' | tail -12 | tee -a $OUT/compile.log
+cp $AIT_CACHE_DIR/profile.sqlite $OUT/
+el bench
+timeout 120 python3 benchmark_ait.py --workdir tmp/tests --batch-size 1,8,32,128,256 --results-dir $OUT --out-name ait_call2 2>&1 | grep '\[ait\]' | grep -v 'wrote' | tail -14
+el ops
+timeout 100 python3 benchmark_ait.py --workdir tmp/tests --batch-size 1,256 --profile-ops --all-ops --no-caller-timing --results-dir $OUT --out-name ait_ops > $OUT/ops.log 2>&1; grep "^sum\|^stem\|^pool2d_1 \|^gemm" $OUT/ops.log
+el new-kernel tests
+timeout 200 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_stem.py tests/test_gpu_splitk.py tests/test_gpu_runtime.py -rA 2>&1 | q > $OUT/pytest_new.log; grep -i "passed\|failed\|error" $OUT/pytest_new.log | grep -v "^PASSED" | tail -25
+el ops tests
+timeout $(( 570 - ($(date +%s) - T0) )) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_ops.py -rA --junitxml=$OUT/pytest_ops.xml 2>&1 | q > $OUT/pytest_ops.log; grep -i "passed\|failed\|error" $OUT/pytest_ops.log | grep -v "^PASSED" | tail -15
+rm -f $OUT/*.csv; ls $OUT; el end
