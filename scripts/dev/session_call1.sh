@@ -1,5 +1,6 @@
 # Device command of the 2026-12-01 (second) session, kept for the results in docs/results/h200-2026-12-01b.
 # Run on the GPU machine from the repository root with .whl and tmp/dev carried (see the README there).
+case "${1:-}" in -h|--help) sed -n 1,2p "$0"; exit 0 ;; esac
 set -o pipefail
 source scripts/gpu_env.sh > $OUT/compile.log 2>&1; cat $OUT/compile.log
 export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
