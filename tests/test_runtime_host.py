@@ -159,3 +159,16 @@ def test_closed_model_refuses_calls(fake):
     m.close()
     with pytest.raises(AitError, match="the model is closed"):
         m.run([AITData(0x100, (2, 4))], [AITData(0x108, (2, 2))])
+
+
+@pytest.mark.parametrize("value", ["2", "disable", " 0", ""])
+def test_an_unknown_aitpdl_value_is_an_error_not_ignored(fake, monkeypatch, value):
+    monkeypatch.setenv("AIT_PDL", value)
+    with pytest.raises(AitError, match="AIT_PDL must be 0 or 1"):
+        Model(fake[1])
+
+
+@pytest.mark.parametrize("value", ["0", "1", "OFF", "true"])
+def test_known_aitpdl_values_load(fake, monkeypatch, value):
+    monkeypatch.setenv("AIT_PDL", value)
+    Model(fake[1]).close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import statistics
 import sys
 import threading
@@ -94,6 +95,9 @@ class _Call:
             self.outs[i] = p
 
 
+# AIT_PDL values the runtime reads (model_runtime.h: the off ones turn PDL off)
+PDL_VALUES = ("0", "1", "false", "true", "no", "yes", "off", "on")
+
 class Model:
     def __init__(self, lib_path: str | Path, num_runtimes: int = 1):
         """Load a compiled model. ``num_runtimes``: execution contexts (AITemplate's name),
@@ -101,6 +105,9 @@ class Model:
         workspace of device memory (``meta["workspace_bytes"]``)."""
         if isinstance(num_runtimes, bool) or not isinstance(num_runtimes, int) or num_runtimes < 1:
             raise AitError(f"num_runtimes must be a positive integer, got {num_runtimes!r}")
+        pdl = os.environ.get("AIT_PDL")
+        if pdl is not None and pdl.lower() not in PDL_VALUES:
+            raise AitError(f"AIT_PDL must be 0 or 1 (or false/true, no/yes, off/on), got {pdl!r}")
         self.lib_path = Path(lib_path)
         if not self.lib_path.is_file():
             raise AitError(f"compiled model {self.lib_path} does not exist")

@@ -38,6 +38,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <strings.h>  // strcasecmp
 #include <map>
 #include <memory>
 #include <mutex>
@@ -655,8 +656,11 @@ int ait_model_create(void** handle, int num_runtimes) {
   int cc_major = 0;
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, m->device);
-  const char* pdl_env = std::getenv("AIT_PDL");
-  m->pdl = cc_major >= 9 && !(pdl_env && std::strcmp(pdl_env, "0") == 0);
+  const char* pdl_env = std::getenv("AIT_PDL");  // the Python side refuses other values
+  bool pdl_off = false;
+  for (const char* off : {"0", "false", "no", "off"})
+    pdl_off = pdl_off || (pdl_env && strcasecmp(pdl_env, off) == 0);
+  m->pdl = cc_major >= 9 && !pdl_off;
   size_t kws = 0;  // the largest kernel workspace any chosen kernel asks for at any bucket
   for (int p = 0; p < kNumProbes; ++p)
     for (int i = 0; i < kNumOps; ++i) {
