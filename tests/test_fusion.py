@@ -45,12 +45,13 @@ def test_plain_graph_fuses_into_epilogues_and_matches():
     assert kinds == ["conv2d", "conv2d", "pool2d", "reshape", "gemm_rcr"]
     assert [op.epilogue.tag for op in fused.ops if op.kind in ("conv2d", "gemm_rcr")] == [
         "bias_relu", "bias_add_relu", "bias_relu"]
-    out = ait.run_reference(fused, {"x": x}, params)[y.name]
+    out = ait.run_reference(fused, {"x": x}, params)[fused.tensor_for(y).name]
 
-    m2, y2 = _build()  # same structure, built again, not fused
-    unfused = ait.build_graph(y2, fuse=False)
+    # the same frontend graph, built again without fusion: the first build left it as it was
+    unfused = ait.build_graph(y, fuse=False)
     assert [op.kind for op in unfused.ops].count("add") == 3
-    ref = ait.run_reference(unfused, {"x": x}, _params(m2))[y2.name]
+    assert y.name is None  # unnamed: each build names its own copy after the op computing it
+    ref = ait.run_reference(unfused, {"x": x}, params)[unfused.tensor_for(y).name]
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
 
     # and both agree with a direct numpy computation of the block

@@ -27,7 +27,7 @@ def _compile_and_check(module, y, x_shape_fn, batches, target, tmp_path_factory,
     rng = np.random.default_rng(1)
     for n in batches:
         x = rng.standard_normal(x_shape_fn(n)).astype(np.float16)
-        ref = ait.run_reference(g, {g.inputs[0].name: x}, params)[y.name]
+        ref = ait.run_reference(g, {g.inputs[0].name: x}, params)[g.tensor_for(y).name]
         xt = torch.from_numpy(x).cuda()
         out = torch.empty(ref.shape, dtype=torch.float16, device="cuda")
         model.run_with_tensors([xt], [out])

@@ -1,5 +1,6 @@
-"""Outputs -> Graph: sort (dropping dead ops), fuse epilogues and the stem, sort again, name,
-plan memory.
+"""Outputs -> Graph: copy the graph the outputs depend on, then on the copy sort (dropping
+dead ops), fuse epilogues and the stem, sort again, name, plan memory. The frontend's tensors
+and ops are left as they were; ``CompiledGraph.tensor_for`` finds a frontend tensor's copy.
 
 The one path every backend takes, the numpy reference executor included."""
 from __future__ import annotations
@@ -9,7 +10,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ait.ir import AitError, Graph, Tensor, TensorKind
-from ait.passes import CompiledGraph, fuse_epilogues, fuse_stem, name_graph, plan_memory, sort_graph
+from ait.passes import (CompiledGraph, copy_graph, fuse_epilogues, fuse_stem, name_graph,
+                         plan_memory, sort_graph)
 from ait.runtime import reference
 
 
@@ -23,9 +25,12 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Compil
         if t.src_op is None:
             raise AitError(f"output {t.name!r} is not computed by any op "
                            "(it is an input or a constant)")
-        t.is_output = True
     for t in outputs:
         _require_an_input(t)
+    copies = copy_graph(outputs)
+    outputs = [copies[id(t)][1] for t in outputs]
+    for t in outputs:
+        t.is_output = True
     ops = sort_graph(outputs)
     if fuse:
         ops = fuse_epilogues(ops)
@@ -37,7 +42,8 @@ def build_graph(outputs: Tensor | Sequence[Tensor], fuse: bool = True) -> Compil
             if t.kind is TensorKind.INPUT and all(t is not i for i in inputs):
                 inputs.append(t)
     name_graph(ops, inputs)
-    return CompiledGraph(ops=ops, inputs=inputs, outputs=outputs, plan=plan_memory(ops))
+    return CompiledGraph(ops=ops, inputs=inputs, outputs=outputs, plan=plan_memory(ops),
+                         copies=copies)
 
 
 def _require_an_input(output: Tensor) -> None:

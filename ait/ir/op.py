@@ -2,6 +2,7 @@
 numpy reference (the executable definition of its semantics)."""
 from __future__ import annotations
 
+import copy
 import itertools
 from typing import ClassVar, Sequence
 
@@ -40,6 +41,15 @@ class Op:
         for t in self.outputs:
             t.src_op = self
         return self.outputs
+
+    def detached_copy(self) -> "Op":
+        """The same op (class, name, attributes) as a new node: a fresh uid and no inputs or
+        outputs yet. Attribute values are shared, so a pass rebinds them rather than change
+        them in place. What ``ait.passes.copy_graph`` builds the compiler's graph from."""
+        new = copy.copy(self)
+        new._uid = next(_ids)
+        new.inputs, new.outputs = [], []
+        return new
 
     def replace_input(self, old: Tensor, new: Tensor) -> None:
         self.inputs = [new if t is old else t for t in self.inputs]

@@ -1,6 +1,7 @@
 """Tensors: graph edges. Inputs and constants have no producer; intermediates have one."""
 from __future__ import annotations
 
+import copy
 import enum
 import math
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -44,6 +45,14 @@ class Tensor:
         self.is_output = is_output
         self.src_op: Op | None = None
         self.dst_ops: list[Op] = []
+
+    def detached_copy(self) -> "Tensor":
+        """The same tensor (name, shape with the same dim objects, dtype, roles) as a new node,
+        produced and read by no op yet (``ait.passes.copy_graph``)."""
+        new = copy.copy(self)
+        new._shape = list(self._shape)
+        new.src_op, new.dst_ops = None, []
+        return new
 
     # -- shape -----------------------------------------------------------------------------
     def shape(self) -> list[Dim]:

@@ -32,10 +32,27 @@ class CompiledGraph(Graph):
     intermediate lives in the workspace."""
 
     plan: MemoryPlan = field(default_factory=MemoryPlan)
+    # id(frontend tensor) -> (frontend tensor, the built graph's copy): see tensor_for
+    copies: dict[int, tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     @property
     def workspace_bytes(self) -> int:
         return self.plan.workspace_bytes
+
+    def tensor_for(self, tensor: Tensor) -> Tensor:
+        """The built graph's tensor for a frontend tensor (the one given to build_graph or one
+        it depends on; by identity): its name is the one the model's inputs, outputs and
+        constants go by, given by name_graph where the frontend left it unnamed."""
+        entry = self.copies.get(id(tensor))
+        label = repr(tensor.name) if tensor.name else "(unnamed)"
+        if entry is None or entry[0] is not tensor:
+            raise AitError(f"tensor {label} is not part of the graph this was built from")
+        built = entry[1]
+        if all(built is not t for t in self.tensors()):
+            raise AitError(f"tensor {label} is not in the built graph: a pass fused it away "
+                           "(an intermediate of a fused op)")
+        return built
 
 
 def _align(n: int) -> int:
