@@ -23,9 +23,8 @@ def candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
 def all_candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
     """Every candidate able to run `request`, whatever AIT_ALL_CANDIDATES says (its op
     family's `Tuning.candidates`)."""
-    tuned = tuning(request.family) if isinstance(getattr(request, "family", None), Family) \
-        else None
-    if tuned is None or not isinstance(request, tuned.request_type):
+    tuned = tuning(request.family)
+    if not isinstance(request, tuned.request_type):
         raise TypeError(f"not a kernel request: {request!r}")
     return tuned.candidates(target, request)
 
