@@ -16,7 +16,7 @@ from ait import fs
 from ait.backend import nvcc
 from ait.backend.codegen import generate_model_source, own_sources
 from ait.backend.emit import KernelBuckets
-from ait.backend.family import families
+from ait.backend.family import family_of
 from ait.backend.target import Target
 from ait.compiler.build_graph import build_graph
 from ait.ir import AitError, Graph, Tensor
@@ -26,13 +26,13 @@ log = logging.getLogger("ait")
 
 def kernel_requests(graph: Graph) -> dict[int, list[tuple[int, object]]]:
     """For each op of a tuned family (conv, gemm): [(bucket upper bound, request)] in
-    increasing bucket order (the family's `Tuning.requests`)."""
-    tuned = [fam for fam in families() if fam.tuning is not None]
+    increasing bucket order (the family's `Tuning.requests`). An op no family registered
+    fails here, before any kernel is chosen."""
     out: dict[int, list[tuple[int, object]]] = {}
     for op in graph.ops:
-        for fam in tuned:
-            if type(op) in fam.ops:
-                out[op._uid] = fam.tuning.requests(op)
+        tuned = family_of(op).tuning
+        if tuned is not None:
+            out[op._uid] = tuned.requests(op)
     return out
 
 
