@@ -2,6 +2,7 @@
 
 Importing ait never imports torch: the numpy path must work where torch is absent.
 """
+from ait import ops as _ops  # noqa: F401  (registers every op family: ait.backend.family)
 from ait.backend.target import Target, detect_target
 from ait.compiler import build_graph, compile_model, run_reference
 from ait.frontend import nn

@@ -3,7 +3,8 @@ scripts/validate_candidates.py checks every kernel candidate on (ait.tune.valida
 from __future__ import annotations
 
 from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
-from ait.tune.requests import ConvRequest, GemmRequest
+from ait.ops.conv2d import ConvRequest
+from ait.ops.gemm import GemmRequest
 
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
 

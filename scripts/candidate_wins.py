@@ -28,7 +28,8 @@ from ait.compiler.compile_model import kernel_requests  # noqa: E402
 from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU  # noqa: E402
 from ait.tune.candidates import all_candidates_for, candidates_for  # noqa: E402
 from ait.tune.prune import dropped_by  # noqa: E402
-from ait.tune.requests import ConvRequest, GemmRequest  # noqa: E402
+from ait.ops.conv2d import ConvRequest  # noqa: E402
+from ait.ops.gemm import GemmRequest  # noqa: E402
 
 EPILOGUES = {e.tag: e for e in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)}
 from modeling.build import build_resnet_graph  # noqa: E402

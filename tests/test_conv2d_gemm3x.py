@@ -15,7 +15,8 @@ from ait.ops.conv2d import cutlass3x as conv3x
 from ait.ops.conv2d import gemm3x
 from ait.ops.conv2d.candidates import conv2d_candidates
 from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
-from ait.tune import ConvRequest, candidates_for
+from ait.ops.conv2d import ConvRequest
+from ait.tune import candidates_for
 from ait.tune.build import ProfilerSpec
 from ait.tune.candidates import all_candidates_for
 

@@ -15,10 +15,12 @@ from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU, Epilogue
 from ait.ops.conv2d import splitk
 from ait.ops.conv2d.candidates import conv2d_candidates
 from ait.ops.conv2d.op import Conv2d, conv_out_size
-from ait.tune import ConvRequest, candidates_for
+from ait.ops.conv2d import ConvRequest
+from ait.tune import candidates_for
 from ait.tune.build import group_key, translation_units
 from ait.tune.candidates import all_candidates_for
-from ait.tune.prune import MAX_SMS, SPLIT_K_WAVES, dropped_by
+from ait.ops.conv2d.prune import MAX_SMS, SPLIT_K_WAVES
+from ait.tune.prune import dropped_by
 from tests.test_tune_cache import isolated  # noqa: F401 -- autouse: own cache dir, clean env
 
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)

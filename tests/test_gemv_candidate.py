@@ -8,7 +8,8 @@ from ait.backend.target import Target
 from ait.backend.templates import ABI_INCLUDE_DIR
 from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_RELU
 from ait.ops.gemm.gemv import GemmRcrGemv
-from ait.tune import GemmRequest, candidates_for
+from ait.ops.gemm import GemmRequest
+from ait.tune import candidates_for
 
 
 def test_listed_after_cutlass_and_filtered():

@@ -175,7 +175,8 @@ def test_conv_gemm3x_candidates_in_profiler(target):
     conv they answer cannot_implement (never crash, never a wrong result)."""
     from ait.ops.conv2d import gemm3x
     from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
-    from ait.tune import ConvRequest, candidates_for
+    from ait.ops.conv2d import ConvRequest
+    from ait.tune import candidates_for
     from ait.tune.candidates import all_candidates_for  # every tile, pruned or not
     from ait.tune.select import profile_requests
 
@@ -269,7 +270,8 @@ def test_conv_gemm3x_strided_candidates_in_profiler(target):
     3x3 stride-2 conv they answer cannot_implement (never crash, never a wrong result)."""
     from ait.ops.conv2d import gemm3x
     from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
-    from ait.tune import ConvRequest, candidates_for
+    from ait.ops.conv2d import ConvRequest
+    from ait.tune import candidates_for
     from ait.tune.candidates import all_candidates_for  # every tile, pruned or not
     from ait.tune.select import profile_requests
 

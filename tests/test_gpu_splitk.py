@@ -15,7 +15,7 @@ from ait.backend import nvcc
 from ait.ir.epilogue import BIAS, BIAS_ADD, BIAS_ADD_RELU, BIAS_RELU
 from ait.ops.conv2d import splitk
 from ait.ops.conv2d.op import Conv2d, conv_out_size
-from ait.tune import ConvRequest
+from ait.ops.conv2d import ConvRequest
 from ait.tune.build import translation_units
 from ait.tune.candidates import all_candidates_for
 

@@ -5,9 +5,9 @@ import pytest
 
 from ait.backend.target import Target
 from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
+from ait.ops.conv2d import ConvRequest
+from ait.ops.gemm import GemmRequest
 from ait.tune import (
-    ConvRequest,
-    GemmRequest,
     ProfileCache,
     ProfileCacheMissError,
     candidates_for,

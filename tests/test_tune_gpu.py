@@ -7,7 +7,9 @@ import pytest
 
 from ait.backend.target import detect_target
 from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
-from ait.tune import ConvRequest, GemmRequest, ProfileCache, select_kernels
+from ait.ops.conv2d import ConvRequest
+from ait.ops.gemm import GemmRequest
+from ait.tune import ProfileCache, select_kernels
 from ait.tune.candidates import all_candidates_for
 from ait.tune.select import profile_requests
 

@@ -13,7 +13,7 @@ from ait.backend.target import Target
 from ait.ir.epilogue import BIAS, BIAS_RELU
 from ait.tune.build import Profiler
 from ait.tune.candidates import candidates_for
-from ait.tune.requests import ConvRequest
+from ait.ops.conv2d import ConvRequest
 from ait.tune.runner import Result
 
 TARGET = Target.for_arch(90, nvcc="nvcc")

@@ -15,10 +15,12 @@ from ait.ops.conv2d.op import conv_out_size
 from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.ops.gemm import cutlass2x as gemm2x
 from ait.ops.gemm import gemv
-from ait.tune import ConvRequest, GemmRequest, ProfileCache, candidates_for, select_kernels
+from ait.ops.conv2d import ConvRequest
+from ait.ops.gemm import GemmRequest
+from ait.tune import ProfileCache, candidates_for, select_kernels
 from ait.tune import select as select_mod
 from ait.tune.candidates import all_candidates_for
-from ait.tune.prune import RULES, dropped_by
+from ait.tune.prune import dropped_by, rules
 from tests.test_tune_cache import isolated  # noqa: F401 -- autouse: own cache dir, clean env
 
 H100 = Target.for_arch(90)
@@ -137,7 +139,7 @@ def test_first_candidate_is_never_dropped(target):
 
 
 def test_sm80_keeps_every_candidate_but_split_k_beyond_two_waves():
-    assert {rule.name for rule in RULES if rule.arch != 90} == {"sm80-split-k-waves"}
+    assert {rule.name for rule in rules() if rule.arch != 90} == {"sm80-split-k-waves"}
     for r in REQUESTS:
         full = all_candidates_for(A100, r)
         kept = [c for c in full if not isinstance(c, splitk.Conv2dSplitK)

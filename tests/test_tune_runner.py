@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from ait.ir.epilogue import BIAS_RELU
-from ait.tune.requests import ConvRequest
+from ait.ops.conv2d import ConvRequest
 from ait.tune.runner import Job, Result, run_job, run_jobs, visible_gpus
 from ait.tune.select import ProfileError, _best
 

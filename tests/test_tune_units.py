@@ -7,7 +7,9 @@ import pytest
 
 from ait.backend.target import Target
 from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
-from ait.tune import ConvRequest, GemmRequest, candidates_for, kernel_sources
+from ait.ops.conv2d import ConvRequest
+from ait.ops.gemm import GemmRequest
+from ait.tune import candidates_for, kernel_sources
 from ait.tune import build as build_mod
 from ait.tune.build import group_key, record_unit, translation_units
 

@@ -1,8 +1,8 @@
 """Graph + chosen kernels -> the model's C++ source (model.cu) and its metadata.
 
-Each op family's emitter (ait/ops/<family>/cuda.py) writes the C++ for one op; this module
-lays out constants, dims and the workspace, and renders backend/templates/model.cu.j2 with
-the runtime (ait/runtime/csrc/model_runtime.h) inlined, so the object cache's content hash
+Each op family's emitter (ait/ops/<family>/cuda.py, found through the registry of
+ait.backend.family) writes the C++ for one op; this module lays out constants, dims and the
+workspace, and renders backend/templates/model.cu.j2 with the runtime (ait/runtime/csrc/model_runtime.h) inlined, so the object cache's content hash
 covers everything the model's object depends on."""
 from __future__ import annotations
 
@@ -10,50 +10,17 @@ import json
 from pathlib import Path
 
 from ait.backend.emit import EmitContext, KernelBuckets, OpCode, batch_buckets
+from ait.backend.family import families, family_of
 from ait.backend.templates import render
-from ait.ir import DTYPE_BYTES, AitError, Graph, IntImm, Op, Tensor
-from ait.ops.conv2d import Conv2d
-from ait.ops.conv2d import cuda as conv2d_cuda
-from ait.ops.elementwise import Add, Relu
-from ait.ops.elementwise import cuda as elementwise_cuda
-from ait.ops.gemm import Gemm
-from ait.ops.gemm import cuda as gemm_cuda
-from ait.ops.pad import PadChannels
-from ait.ops.pad import cuda as pad_cuda
-from ait.ops.pool import Pool2d
-from ait.ops.pool import cuda as pool_cuda
-from ait.ops.reshape import Reshape
-from ait.ops.reshape import cuda as reshape_cuda
-from ait.ops.space_to_depth import SpaceToDepth
-from ait.ops.space_to_depth import cuda as space_to_depth_cuda
-from ait.ops.stem import StemConvPool
-from ait.ops.stem import cuda as stem_cuda
+from ait.ir import DTYPE_BYTES, Graph, IntImm, Op, Tensor
 
 RUNTIME_HEADER = Path(__file__).resolve().parent.parent / "runtime" / "csrc" / "model_runtime.h"
 
-# op class -> emitter module (emit(op, ctx) -> OpCode; SOURCES: .cu files it links)
-EMITTERS = {
-    Conv2d: conv2d_cuda,
-    Gemm: gemm_cuda,
-    Pool2d: pool_cuda,
-    PadChannels: pad_cuda,
-    Add: elementwise_cuda,
-    Relu: elementwise_cuda,
-    Reshape: reshape_cuda,
-    SpaceToDepth: space_to_depth_cuda,
-    StemConvPool: stem_cuda,
-}
 
-# our own small kernels, linked into every model (a few KB; unused ones cost nothing at run)
-OWN_SOURCES = [*pool_cuda.SOURCES, *pad_cuda.SOURCES, *elementwise_cuda.SOURCES,
-               *space_to_depth_cuda.SOURCES, *stem_cuda.SOURCES]
-
-
-def emitter_for(op: Op):
-    mod = EMITTERS.get(type(op))
-    if mod is None:
-        raise AitError(f"the CUDA backend has no kernel for op {op.kind} ({op.name})")
-    return mod
+def own_sources() -> list[Path]:
+    """Our own small kernels (every registered family's SOURCES), linked into every model (a
+    few KB; unused ones cost nothing at run)."""
+    return [p for fam in families() for p in fam.sources]
 
 
 def _dim_json(d) -> int | dict:
@@ -111,18 +78,22 @@ def generate_model_source(graph: Graph, name: str, kernels: dict[int, KernelBuck
     ops = []
     for i, op in enumerate(graph.ops):
         ctx.begin_op()
-        code: OpCode = emitter_for(op).emit(op, ctx)
+        code: OpCode = family_of(op).emit(op, ctx)
         ops.append({"index": i, "name": op.name, "kind": op.kind, "describe": op.describe(),
                     "setup": code.setup, "run": code.run, "workspace": code.workspace,
                     "waits": code.waits, "touches_io": ctx.touches_io})
-    conv = sorted({n for op in graph.ops if isinstance(op, Conv2d) for n in kernels[op._uid].names})
-    gemm = sorted({n for op in graph.ops if isinstance(op, Gemm) for n in kernels[op._uid].names})
+    # the C declarations of every kernel the model calls: each tuned family's chosen kernels
+    # (sorted by name), then every family's own kernels, in registration order
+    prototypes = [fam.tuning.kernel_prototype(n) for fam in families() if fam.tuning
+                  for n in sorted({n for op in graph.ops if type(op) in fam.ops
+                                   for n in kernels[op._uid].names})]
+    prototypes += [p for fam in families() for p in fam.prototypes]
     meta = metadata(graph, name, kernels, meta_extra or {})
     max_channels = max([t.shape()[-1].value for t in graph.tensors()
                         if t.rank and isinstance(t.shape()[-1], IntImm)] + [8])
     source = render(
         "backend/templates/model.cu.j2",
-        name=name, num_ops=len(ops), ops=ops, conv_kernels=conv, gemm_kernels=gemm,
+        name=name, num_ops=len(ops), ops=ops, prototypes=prototypes,
         metadata_json=json.dumps(meta, separators=(",", ":")),
         num_inputs=len(graph.inputs), num_outputs=len(graph.outputs),
         num_dims=len(ctx.dims),

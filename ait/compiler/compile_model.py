@@ -14,36 +14,25 @@ from typing import Sequence
 
 from ait import fs
 from ait.backend import nvcc
-from ait.backend.codegen import OWN_SOURCES, generate_model_source
-from ait.backend.emit import KernelBuckets, batch_buckets
+from ait.backend.codegen import generate_model_source, own_sources
+from ait.backend.emit import KernelBuckets
+from ait.backend.family import family_of
 from ait.backend.target import Target
 from ait.compiler.build_graph import build_graph
 from ait.ir import AitError, Graph, Tensor
-from ait.ops.conv2d import Conv2d
-from ait.ir.epilogue import Epilogue
-from ait.ops.gemm import Gemm
 
 log = logging.getLogger("ait")
 
 
 def kernel_requests(graph: Graph) -> dict[int, list[tuple[int, object]]]:
-    """For each conv/gemm op: [(bucket upper bound, request)] in increasing bucket order."""
-    from ait.tune import ConvRequest, GemmRequest
-
+    """For each op of a tuned family (conv, gemm): [(bucket upper bound, request)] in
+    increasing bucket order (the family's `Tuning.requests`). An op no family registered
+    fails here, before any kernel is chosen."""
     out: dict[int, list[tuple[int, object]]] = {}
     for op in graph.ops:
-        if isinstance(op, Conv2d):
-            n, h, w, c = op.x.shape()
-            k, r, s, _ = op.w.shape()
-            out[op._uid] = [(b, ConvRequest(op.epilogue or Epilogue(), b, h.value, w.value,
-                                            c.value, k.value, r.value, s.value, op.pad,
-                                            op.stride, op.dilation, op.few_channels))
-                            for b in batch_buckets(n)]
-        elif isinstance(op, Gemm):
-            m, k = op.inputs[0].shape()
-            n = op.inputs[1].shape()[0]
-            out[op._uid] = [(b, GemmRequest(op.epilogue or Epilogue(), b, n.value, k.value))
-                            for b in batch_buckets(m)]
+        tuned = family_of(op).tuning
+        if tuned is not None:
+            out[op._uid] = tuned.requests(op)
     return out
 
 
@@ -95,7 +84,7 @@ def build_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str
                    "cutlass": target.cutlass_version},
     })
     sources = [nvcc.Source(f"{name}_model", source)]
-    sources += [nvcc.Source(p.stem, p.read_text()) for p in OWN_SOURCES]
+    sources += [nvcc.Source(p.stem, p.read_text()) for p in own_sources()]
     unique = {c.name: c for c in chosen.values()}
     sources += kernel_sources(list(unique.values()))
     objects = nvcc.compile_objects(target, sources, desc=f"building {name}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ait.backend import nvcc
+from ait.backend.family import tuning
 from ait.backend.kernel import Family, KernelCandidate
 from ait.backend.target import Target
 from ait.backend.templates import render
@@ -27,10 +28,6 @@ from ait.ir.epilogue import Epilogue
 
 log = logging.getLogger(__name__)
 
-PROFILER_TEMPLATES = {
-    Family.CONV2D: "tune/templates/profiler_conv2d.cu.j2",
-    Family.GEMM: "tune/templates/profiler_gemm.cu.j2",
-}
 # Max error relative to the largest output magnitude that still counts as correct.
 TOLERANCE = {"f32": 1e-2, "f16": 5e-2}
 
@@ -220,7 +217,7 @@ class ProfilerSpec:
 
     def main_source(self, target: Target) -> nvcc.Source:
         text = render(
-            PROFILER_TEMPLATES[self.family],
+            tuning(self.family).profiler_template,
             candidates=self.names,
             relu=self.epilogue.activation.value == "relu",
             residual=self.epilogue.residual,

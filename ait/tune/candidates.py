@@ -3,16 +3,11 @@ from __future__ import annotations
 
 import hashlib
 
+from ait.backend.family import tuning
 from ait.backend.kernel import Family, KernelCandidate
 from ait.backend.target import Target
-from ait.ops.conv2d.candidates import CANDIDATE_SET_VERSION as CONV2D_SET_VERSION
-from ait.ops.conv2d.candidates import conv2d_candidates
-from ait.ops.gemm.candidates import CANDIDATE_SET_VERSION as GEMM_SET_VERSION
-from ait.ops.gemm.candidates import gemm_candidates
 from ait.tune.prune import prune
-from ait.tune.requests import ConvRequest, GemmRequest, Request
-
-_SET_VERSION = {Family.CONV2D: CONV2D_SET_VERSION, Family.GEMM: GEMM_SET_VERSION}
+from ait.tune.requests import Request
 
 
 class NoCandidateError(RuntimeError):
@@ -26,15 +21,12 @@ def candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
 
 
 def all_candidates_for(target: Target, request: Request) -> list[KernelCandidate]:
-    """Every candidate able to run `request`, whatever AIT_ALL_CANDIDATES says."""
-    if isinstance(request, ConvRequest):
-        return conv2d_candidates(target, request.epilogue, request.c, request.k,
-                                 few_channels=request.few_channels, r=request.r, s=request.s,
-                                 stride=request.stride, pad=request.pad,
-                                 dilation=request.dilation)
-    if isinstance(request, GemmRequest):
-        return gemm_candidates(target, request.epilogue, request.n, request.k)
-    raise TypeError(f"not a kernel request: {request!r}")
+    """Every candidate able to run `request`, whatever AIT_ALL_CANDIDATES says (its op
+    family's `Tuning.candidates`)."""
+    tuned = tuning(request.family)
+    if not isinstance(request, tuned.request_type):
+        raise TypeError(f"not a kernel request: {request!r}")
+    return tuned.candidates(target, request)
 
 
 def require_candidates(target: Target, request: Request) -> list[KernelCandidate]:
@@ -53,7 +45,7 @@ def candidate_set_id(family: Family, cands: list[KernelCandidate]) -> str:
     h = hashlib.sha256()
     for c in cands:
         h.update(c.name.encode() + b"\0" + c.render().encode() + b"\0")
-    return f"v{_SET_VERSION[family]}-{h.hexdigest()[:12]}"
+    return f"v{tuning(family).set_version}-{h.hexdigest()[:12]}"
 
 
 def find_candidate(target: Target, request: Request, name: str) -> KernelCandidate:

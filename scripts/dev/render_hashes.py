@@ -16,7 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ait.backend.codegen import OWN_SOURCES, generate_model_source  # noqa: E402
+from ait.backend.codegen import generate_model_source  # noqa: E402
+
+try:
+    from ait.backend.codegen import own_sources  # noqa: E402
+except ImportError:  # before the op-family registry
+    from ait.backend.codegen import OWN_SOURCES  # noqa: E402
+
+    def own_sources():
+        return OWN_SOURCES
 from ait.backend.emit import KernelBuckets  # noqa: E402
 from ait.backend.target import Target  # noqa: E402
 from ait.compiler import build_graph  # noqa: E402
@@ -44,7 +52,7 @@ def main() -> None:
             for batch in (1, (1, 256)):
                 _, y = build_resnet_graph(name, batch_size=batch, stem=stem)
                 graphs.append((f"{name}-{stem}-{batch}", build_graph(y)))
-    for p in OWN_SOURCES:
+    for p in own_sources():
         out[f"own {p.name}"] = sha(p.read_text())
     for t in targets:
         tag = f"sm{t.arch}-{t.acc}"

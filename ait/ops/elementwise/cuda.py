@@ -9,6 +9,11 @@ from ait.ir.shape import IntImm, same_dim, shape_str
 from ait.ops.elementwise.op import Add, Relu
 
 SOURCES = [Path(__file__).with_name("elementwise.cu")]
+# the C declarations of SOURCES' entry points, for model.cu
+PROTOTYPES = (
+    "int ait_add(const void*, const void*, void*, int64_t, int64_t, cudaStream_t);",
+    "int ait_relu(const void*, void*, int64_t, cudaStream_t);",
+)
 
 
 def emit(op: Add | Relu, ctx: EmitContext) -> OpCode:

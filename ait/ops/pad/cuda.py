@@ -7,6 +7,10 @@ from ait.backend.emit import EmitContext, OpCode
 from ait.ops.pad.op import PadChannels
 
 SOURCES = [Path(__file__).with_name("pad_channels.cu")]
+# the C declarations of SOURCES' entry points, for model.cu
+PROTOTYPES = (
+    "int ait_pad_channels(const void*, void*, int64_t, int, int, cudaStream_t);",
+)
 
 
 def emit(op: PadChannels, ctx: EmitContext) -> OpCode:

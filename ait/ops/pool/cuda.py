@@ -7,6 +7,12 @@ from ait.backend.emit import EmitContext, OpCode
 from ait.ops.pool.op import Pool2d, PoolKind
 
 SOURCES = [Path(__file__).with_name("pool2d.cu")]
+# the C declarations of SOURCES' entry points, for model.cu
+PROTOTYPES = (
+    "int ait_pool2d_nhwc(int, const void*, void*, int, "
+    "int, int, int, int, int, int, int, int, int,\n"
+    "                    int, int, cudaStream_t);",
+)
 
 
 def emit(op: Pool2d, ctx: EmitContext) -> OpCode:

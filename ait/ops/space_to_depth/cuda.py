@@ -7,6 +7,11 @@ from ait.backend.emit import EmitContext, OpCode
 from ait.ops.space_to_depth.op import SpaceToDepth
 
 SOURCES = [Path(__file__).with_name("space_to_depth.cu")]
+# the C declarations of SOURCES' entry points, for model.cu
+PROTOTYPES = (
+    "int ait_space_to_depth(const void*, void*, int, "
+    "int, int, int, int, int, int, int, cudaStream_t);",
+)
 
 
 def emit(op: SpaceToDepth, ctx: EmitContext) -> OpCode:

@@ -7,6 +7,12 @@ from ait.backend.emit import EmitContext, OpCode
 from ait.ops.stem.op import StemConvPool
 
 SOURCES = [Path(__file__).with_name("stem.cu")]
+# the C declarations of SOURCES' entry points, for model.cu
+PROTOTYPES = (
+    "int ait_stem_conv_pool(const void*, const void*, "
+    "const void*, void*, int, int, int, int, int,\n"
+    "                       int, int, int, cudaStream_t);",
+)
 
 
 def emit(op: StemConvPool, ctx: EmitContext) -> OpCode:

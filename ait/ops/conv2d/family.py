@@ -1,0 +1,34 @@
+"""The conv2d op family, registered with the backend (ait.backend.family): its emitter and,
+for the tuner, its requests, candidates, profiler and prune rules."""
+from __future__ import annotations
+
+from ait.backend.emit import batch_buckets
+from ait.backend.family import OpFamily, Tuning, register
+from ait.backend.kernel import Family, KernelCandidate
+from ait.backend.target import Target
+from ait.ir.epilogue import Epilogue
+from ait.ops.conv2d import cuda, prune
+from ait.ops.conv2d.candidates import CANDIDATE_SET_VERSION, conv2d_candidates
+from ait.ops.conv2d.op import Conv2d
+from ait.ops.conv2d.request import ConvRequest
+
+
+def requests(op: Conv2d) -> list[tuple[int, ConvRequest]]:
+    n, h, w, c = op.x.shape()
+    k, r, s, _ = op.w.shape()
+    return [(b, ConvRequest(op.epilogue or Epilogue(), b, h.value, w.value, c.value, k.value,
+                            r.value, s.value, op.pad, op.stride, op.dilation, op.few_channels))
+            for b in batch_buckets(n)]
+
+
+def candidates(target: Target, request: ConvRequest) -> list[KernelCandidate]:
+    return conv2d_candidates(target, request.epilogue, request.c, request.k,
+                             few_channels=request.few_channels, r=request.r, s=request.s,
+                             stride=request.stride, pad=request.pad, dilation=request.dilation)
+
+
+FAMILY = register(OpFamily(
+    "conv2d", (Conv2d,), cuda.emit,
+    tuning=Tuning(Family.CONV2D, ConvRequest, "AitConv2dArgs",
+                  "ops/conv2d/templates/profiler_conv2d.cu.j2", CANDIDATE_SET_VERSION,
+                  requests, candidates, prune.RULES)))

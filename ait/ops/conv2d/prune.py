@@ -1,0 +1,135 @@
+"""The conv2d family's prune rules (applied by ait.tune.prune, which says what a rule may rest
+on): candidates that cannot win, left out before anything is compiled or profiled."""
+from __future__ import annotations
+
+from ait.backend.family import DropFn, KernelRequest
+from ait.backend.family import PruneRule as Rule
+from ait.backend.kernel import KernelCandidate
+from ait.ops.conv2d import cutlass2x as conv2x
+from ait.ops.conv2d import cutlass3x as conv3x
+from ait.ops.conv2d import gemm3x, splitk
+from ait.ops.conv2d.op import conv_out_size
+from ait.ops.conv2d.request import ConvRequest
+
+# The most SMs of any part per arch (sm_90: H100 SXM / H200 132; sm_80: A100 108), and how many
+# waves of them a split-K grid may fill: see _split_k_beyond.
+MAX_SMS = {80: 108, 90: 132}
+SPLIT_K_WAVES = 2
+
+
+def _hopper_offered(r: KernelRequest) -> bool:
+    """The conv gets the sm_90 3.x kernels (TMA: C and K multiples of 8, not the padded stem)."""
+    return (isinstance(r, ConvRequest) and not r.few_channels
+            and r.c % conv3x.ALIGNMENT == 0 and r.k % conv3x.ALIGNMENT == 0)
+
+
+def _conv2x(c: KernelCandidate, iterator: conv2x.Iterator) -> bool:
+    return isinstance(c, conv2x.Conv2dCutlass2x) and c.iterator is iterator
+
+
+def _wide_2x(r, c, cands) -> bool:
+    return _hopper_offered(r) and _conv2x(c, conv2x.Iterator.OPTIMIZED) \
+        and c.tile.shape[1] >= 128 \
+        and not gemm3x.is_strided_pointwise(r.r, r.s, r.stride, r.pad, r.dilation)
+
+
+def _deep_k_2x(r, c, cands) -> bool:
+    return _hopper_offered(r) and _conv2x(c, conv2x.Iterator.OPTIMIZED) \
+        and c.tile.shape[2] >= 64
+
+
+def _few_channels_2x(r, c, cands) -> bool:
+    return _hopper_offered(r) and _conv2x(c, conv2x.Iterator.FEW_CHANNELS)
+
+
+def _same_kind(a: KernelCandidate, b: KernelCandidate) -> bool:
+    """Same kernel but for the tile: class, schedule (GEMMs) and the strided gather."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, gemm3x.Conv2dGemm3x):
+        return a.tile.schedule is b.tile.schedule and a.strided == b.strided \
+            and a.tile.cluster == b.tile.cluster
+    # the 3.x conv: an automatic stage count (one CTA per SM) or a few stages (shared SMs)
+    return a.tile.cluster == b.tile.cluster and (a.tile.stages is None) == (b.tile.stages is None)
+
+
+def _hopper_tile(c: KernelCandidate) -> tuple[int, int, int] | None:
+    if isinstance(c, (conv3x.Conv2dCutlass3x, gemm3x.Conv2dGemm3x)):
+        return c.tile.shape
+    return None
+
+
+def _n_beyond_k(r, c, cands) -> bool:
+    """A Hopper tile wider (N) than the conv's K output channels, when the list holds the same
+    kernel with the same M and a narrower N that still covers K: that one does the same loads
+    and stores with fewer wasted MMA columns, less shared memory and fewer registers."""
+    tile = _hopper_tile(c)
+    if tile is None or not isinstance(r, ConvRequest) or tile[1] <= r.k:
+        return False
+    return any(_same_kind(c, o) and (t := _hopper_tile(o)) is not None and t[0] == tile[0]
+               and t[2] == tile[2] and r.k <= t[1] < tile[1] for o in cands)
+
+
+def _tall_3x_conv(r, c, cands) -> bool:
+    """A 3.x conv tile taller than wide (M > N) when the transposed tile is in the list and
+    wastes no column at this K (K >= its N): same area and CTA count, and the one math
+    warpgroup of the 3.x conv issues half as many wgmma (64 x N) instructions for it."""
+    if not isinstance(c, conv3x.Conv2dCutlass3x) or not isinstance(r, ConvRequest):
+        return False
+    m, n, k = c.tile.shape
+    if m <= n:
+        return False
+    return any(isinstance(o, conv3x.Conv2dCutlass3x) and o.tile.shape == (n, m, k)
+               and _same_kind(c, o) and r.k >= m for o in cands)
+
+
+def _split_k_beyond(sms: int) -> DropFn:
+    """Split-K candidates whose grid (output tiles x slices) exceeds SPLIT_K_WAVES waves of
+    `sms` SMs at the request's batch: the unsplit output already has tiles enough to fill the
+    GPU, so slicing the K loop only adds the partials' traffic and a second launch."""
+    def drops(r, c, cands) -> bool:
+        if not isinstance(c, splitk.Conv2dSplitK) or not isinstance(r, ConvRequest):
+            return False
+        p = conv_out_size(r.h, r.r, r.pad[0], r.stride[0], r.dilation[0])
+        q = conv_out_size(r.w, r.s, r.pad[1], r.stride[1], r.dilation[1])
+        return c.ctas(r.n * p * q, r.k) > SPLIT_K_WAVES * sms
+    return drops
+
+
+_SPLIT_K_EVIDENCE = (
+    "parallel split-K conv kernels where output tiles x slices exceed two waves of the "
+    "part's SMs: structural, not measured yet (the candidates are new, issue 10 item 4). At "
+    "batch 1 the layer-3/4 convs have 8-64 tiles of 64x64 for 132 SMs and keep their splits; "
+    "at batch 32 and above no ResNet conv keeps any")
+
+RULES: tuple[Rule, ...] = (
+    Rule("sm90-2x-conv-wide-n", 90, _wide_2x,
+         "2.x Optimized conv tiles with N >= 128 (128x128x32, 128x256x32) where the Hopper "
+         "kernels are offered: in the H200 runs with the full candidate set (docs/results/"
+         "h200-2026-11-28b/ait_final.json, h200-2026-11-28c/ait_resnet50.json) they never won; "
+         "the last session's note, from its profile cache of ResNet-18/50, has them never "
+         "within 5% of the winner. Every 2.x win on sm_90 was an N = 64 tile on a K = 64 "
+         "conv, but one: 128x256x32 won the stride-2 1x1 convs (56x56 256 -> 512, batch "
+         "32-256) at e7e49dd, before the gather + GEMM candidates existed. Those went to "
+         "conv2d_gemm3x_s in both later runs, by an unrecorded margin, so strided 1x1 convs "
+         "keep the wide tiles."),
+    Rule("sm90-2x-conv-deep-k", 90, _deep_k_2x,
+         "the 2.x Optimized conv tile with a 64-deep K step (128x64x64, added for the s2d "
+         "stem's 16 channels x 16 taps) where the Hopper kernels are offered: never won (the "
+         "stem went to 128x64x32 / 256x64x32 at every batch), never within 5% (session "
+         "note)"),
+    Rule("sm90-2x-conv-few-channels", 90, _few_channels_2x,
+         "2.x FewChannels-iterator conv kernels (C < 32) where the Hopper kernels are "
+         "offered: never won on the H200 (the s2d stem, C = 16, went to Optimized tiles at "
+         "every batch in h200-2026-11-28c)"),
+    Rule("sm90-hopper-n-beyond-k", 90, _n_beyond_k,
+         "Hopper conv / GEMM tiles wider than K when the same kernel with the same M and a "
+         "narrower N >= K is offered: dominated (same traffic, more wasted MMA columns); no "
+         "3.x conv or GEMM tile with N > K ever won where such a narrower tile existed"),
+    Rule("sm90-3x-conv-tall", 90, _tall_3x_conv,
+         "the 3.x conv 128x64x64 tile at K >= 128, where 64x128x64 has the same area and "
+         "wastes no column: it won only K = 64 convs (layer1, batch 4-16), never a K >= 128 "
+         "one, and never a bias (shortcut) conv"),
+    Rule("sm90-split-k-waves", 90, _split_k_beyond(MAX_SMS[90]), _SPLIT_K_EVIDENCE),
+    Rule("sm80-split-k-waves", 80, _split_k_beyond(MAX_SMS[80]), _SPLIT_K_EVIDENCE),
+)

@@ -1,0 +1,97 @@
+"""The op-family registry (ait.backend.family): every folder of ait/ops registers one family,
+every op class of ait.ops belongs to exactly one and has an emitter, and importing any part of
+ait fills the registry. CPU only."""
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ait.ops  # noqa: F401  (registers every family)
+from ait.backend.family import OpFamily, families, family_of, register, tuned_families, tuning
+from ait.backend.kernel import Family
+from ait.backend.templates import AIT_ROOT
+from ait.ir import AitError, Op
+
+ROOT = Path(__file__).resolve().parent.parent
+OPS = ROOT / "ait" / "ops"
+
+
+def _all_op_classes() -> set[type]:
+    out, todo = set(), [Op]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("ait.ops.") and not inspect.isabstract(sub):
+                out.add(sub)
+    return out
+
+
+def test_every_family_folder_is_registered():
+    folders = {p.name for p in OPS.iterdir() if (p / "__init__.py").is_file()}
+    assert folders == {f.name for f in families()}
+    for fam in families():
+        assert isinstance(fam, OpFamily) and fam.ops, fam.name
+        assert all(c.__module__.startswith(f"ait.ops.{fam.name}.") for c in fam.ops), fam.name
+
+
+def test_every_op_class_has_one_family_and_an_emitter():
+    classes = _all_op_classes()
+    assert len(classes) >= 9
+    owners = {c: [f.name for f in families() if c in f.ops] for c in classes}
+    assert {c.__name__: o for c, o in owners.items() if len(o) != 1} == {}
+    for c in classes:
+        fam = family_of(c.__new__(c))
+        assert callable(fam.emit), (c.__name__, fam.name)
+        assert list(inspect.signature(fam.emit).parameters) == ["op", "ctx"], fam.name
+
+
+def test_own_sources_and_their_prototypes():
+    for fam in families():
+        assert bool(fam.sources) == bool(fam.prototypes), fam.name
+        text = "".join(p.read_text() for p in fam.sources)
+        for proto in fam.prototypes:
+            name = proto.split("(")[0].split()[-1]
+            assert f"{name}(" in text, (fam.name, name)
+    # the model's own sources, in the order a model links them (unchanged by the registry)
+    from ait.backend.codegen import own_sources
+    assert [p.name for p in own_sources()] == ["pool2d.cu", "pad_channels.cu", "elementwise.cu",
+                                               "space_to_depth.cu", "stem.cu"]
+
+
+def test_tuned_families():
+    assert {f.tuning.kernel_family for f in tuned_families()} == set(Family)
+    for kf in Family:
+        t = tuning(kf)
+        assert (AIT_ROOT / t.profiler_template).is_file(), t.profiler_template
+        assert t.request_type.family is kf and t.prune_rules
+        assert {r.name for r in t.prune_rules} and all(r.arch in (80, 90) for r in t.prune_rules)
+
+
+def test_an_unregistered_op_has_no_kernel():
+    class Unknown(Op):
+        kind = "unknown"
+
+    op = Unknown.__new__(Unknown)
+    op.name = "u0"
+    with pytest.raises(AitError, match="no kernel for op unknown"):
+        family_of(op)
+
+
+def test_an_op_class_belongs_to_one_family():
+    conv = next(f for f in families() if f.name == "conv2d")
+    with pytest.raises(AitError, match="already belong to conv2d"):
+        register(OpFamily("not_conv2d", conv.ops, conv.emit))
+    assert "not_conv2d" not in {f.name for f in families()}
+
+
+def test_importing_the_backend_fills_the_registry():
+    # a fresh interpreter that imports only the registry: ait/__init__ imports ait.ops
+    code = ("from ait.backend.family import families; "
+            "print(' '.join(sorted(f.name for f in families())))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out == sorted(p.name for p in OPS.iterdir() if (p / "__init__.py").is_file())
