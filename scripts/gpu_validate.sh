@@ -28,8 +28,10 @@ compile_resnet('resnet50', (1, 256), 'tmp/bench').close()" 2>&1 \
       done 2>&1 | tee "$OUT/compile.log" || rc=1 ;;
     tests|tests-ops|tests-models)  # tests = both halves; each half fits one device command
       case $phase in
-        tests-ops) files="tests/test_gpu_ops.py tests/test_tune_gpu.py tests/test_bench_cli.py" ;;
-        tests-models) files="tests/test_gpu_resnet.py tests/test_gpu_scripts.py" ;;
+        tests-ops) files="tests/test_gpu_ops.py tests/test_gpu_stem.py tests/test_gpu_splitk.py
+                          tests/test_tune_gpu.py tests/test_bench_cli.py" ;;
+        tests-models) files="tests/test_gpu_resnet.py tests/test_gpu_scripts.py
+                             tests/test_gpu_runtime.py tests/test_serve_gpu.py" ;;
         *) files=tests/ ;;
       esac
       # -rA and a junit file: a run stopped by a time limit still says which tests failed
