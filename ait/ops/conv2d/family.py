@@ -16,8 +16,9 @@ from ait.ops.conv2d.request import Conv2dProblem, ConvRequest
 def problem(op: Conv2d) -> Conv2dProblem:
     _, h, w, c = op.x.shape()
     k, r, s, _ = op.w.shape()
-    return Conv2dProblem(op.epilogue or Epilogue(), h.value, w.value, c.value, k.value,
-                         r.value, s.value, op.pad, op.stride, op.dilation, op.few_channels)
+    return Conv2dProblem(op.epilogue or Epilogue(), h=h.value, w=w.value, c=c.value,
+                         k=k.value, r=r.value, s=s.value, pad=op.pad, stride=op.stride,
+                         dilation=op.dilation, few_channels=op.few_channels)
 
 
 def requests(op: Conv2d) -> list[tuple[int, ConvRequest]]:

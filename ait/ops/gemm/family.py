@@ -16,7 +16,7 @@ from ait.ops.gemm.request import GemmProblem, GemmRequest
 def problem(op: Gemm) -> GemmProblem:
     _, k = op.inputs[0].shape()
     n = op.inputs[1].shape()[0]
-    return GemmProblem(op.epilogue or Epilogue(), n.value, k.value)
+    return GemmProblem(op.epilogue or Epilogue(), n=n.value, k=k.value)
 
 
 def requests(op: Gemm) -> list[tuple[int, GemmRequest]]:
