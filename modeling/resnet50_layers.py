@@ -33,8 +33,8 @@ def resnet50_requests(batches):
     for n in batches:
         for label, h, w, c, k, r, stride, pad, few, epilogues in RESNET50_CONVS:
             for ep in epilogues:
-                out.append((label, ConvRequest(ep, n, h, w, c, k, r, r, (pad, pad),
+                out.append((label, ConvRequest.of(ep, n, h, w, c, k, r, r, (pad, pad),
                                                (stride, stride), (1, 1), few)))
         for ep in (BIAS, BIAS_RELU):
-            out.append(("fc 2048->1000", GemmRequest(ep, n, 1000, 2048)))
+            out.append(("fc 2048->1000", GemmRequest.of(ep, n, 1000, 2048)))
     return out

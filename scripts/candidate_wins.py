@@ -55,8 +55,8 @@ def margins(path: str) -> int:
     close_pruned = []
     for family, tag, dims, arch, acc, kernel, results in rows:
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(dims)}
-        r = (ConvRequest(EPILOGUES[tag], **kw) if family == "conv2d"
-             else GemmRequest(EPILOGUES[tag], **kw))
+        r = (ConvRequest.of(EPILOGUES[tag], **kw) if family == "conv2d"
+             else GemmRequest.of(EPILOGUES[tag], **kw))
         target = Target.for_arch(arch, use_fp16_acc=acc == "f16")
         times = {x["name"]: x["ms"] for x in json.loads(results or "[]")
                  if x.get("status") == "ok" and x.get("ms")}

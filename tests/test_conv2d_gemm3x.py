@@ -80,7 +80,7 @@ def test_offered_for_pointwise_convs_on_hopper(ep):
     assert isinstance(cands[0], conv2x.Conv2dCutlass2x)  # the cheap first choice stays first
     assert any(isinstance(c, conv3x.Conv2dCutlass3x) for c in cands)
     # the tuner's entry point passes the request's geometry through (before tune.prune)
-    req = ConvRequest(ep, 8, 56, 56, 64, 256, 1, 1)
+    req = ConvRequest.of(ep, 8, 56, 56, 64, 256, 1, 1)
     assert all_candidates_for(H100, req) == cands
     assert _gemm(candidates_for(H100_F16, req))[0].acc == "f16"
 
@@ -112,7 +112,7 @@ def test_strided_offered_for_strided_1x1_convs_on_hopper(ep):
         assert not _gemm(cands)
         assert isinstance(cands[0], conv2x.Conv2dCutlass2x)  # the cheap first choice stays first
         assert any(isinstance(c, conv3x.Conv2dCutlass3x) for c in cands)
-    shortcut = ConvRequest(ep, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
+    shortcut = ConvRequest.of(ep, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
     cands = all_candidates_for(H100, shortcut)
     assert cands == conv2d_candidates(H100, ep, 256, 512, **STRIDED)
     assert set(_strided(candidates_for(H100, shortcut))) == set(_strided(cands))  # kept
@@ -149,8 +149,8 @@ def test_not_offered_on_arch80_few_channels_or_unaligned():
     assert _gemm(conv2d_candidates(H100, BIAS_RELU, 8, 64, **POINTWISE))
     for c, k in ((36, 64), (64, 36), (18, 18)):
         assert not _gemm(conv2d_candidates(H100, BIAS_RELU, c, k, **POINTWISE))
-    stem = ConvRequest(BIAS_RELU, 2, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
-    shortcut = ConvRequest(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
+    stem = ConvRequest.of(BIAS_RELU, 2, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
+    shortcut = ConvRequest.of(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
     assert not _gemm(candidates_for(H100, stem)) and not _gemm(candidates_for(H100, shortcut))
 
 

@@ -31,7 +31,7 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def conv(n, hw, c, k, r=3, stride=1, ep=BIAS_RELU):
-    return ConvRequest(ep, n, hw, hw, c, k, r, r, (r // 2, r // 2), (stride, stride))
+    return ConvRequest.of(ep, n, hw, hw, c, k, r, r, (r // 2, r // 2), (stride, stride))
 
 
 # ResNet-50's late convs: layer3 / layer4 3x3, their 1x1 reduce / expand convs

@@ -14,10 +14,10 @@ from ait.tune import candidates_for
 
 def test_listed_after_cutlass_and_filtered():
     t = Target.for_arch(90, nvcc="/nonexistent")
-    names = [c.name for c in candidates_for(t, GemmRequest(BIAS_RELU, 4, 1000, 2048))]
+    names = [c.name for c in candidates_for(t, GemmRequest.of(BIAS_RELU, 4, 1000, 2048))]
     assert names[0].startswith("gemm_rcr_2x_")  # profile=False keeps taking CUTLASS
     assert "gemm_rcr_gemv_r8_w4_bias_relu_f32" in names
-    gemv = [c for c in candidates_for(t, GemmRequest(BIAS, 4, 1000, 2044))
+    gemv = [c for c in candidates_for(t, GemmRequest.of(BIAS, 4, 1000, 2044))
             if isinstance(c, GemmRcrGemv)]
     assert gemv == []  # k must be a multiple of 8 (16-byte loads)
     assert not GemmRcrGemv(8, 4, BIAS_ADD, "f32").supports(1000, 2048)

@@ -185,14 +185,14 @@ def test_conv_gemm3x_candidates_in_profiler(target):
     cands, expect = {}, {}
     for ep in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU):
         for n, h, w, c, k in GEMM3X_SHAPES:
-            r = ConvRequest(ep, n, h, w, c, k, 1, 1)
+            r = ConvRequest.of(ep, n, h, w, c, k, 1, 1)
             cands[r] = [x for x in all_candidates_for(target, r)
                         if isinstance(x, gemm3x.Conv2dGemm3x)]
             assert len(cands[r]) == len(gemm3x.TILES), r.describe()
             expect[r] = "ok"
         gemm = gemm3x.candidates(ep, 64, 64, target.acc)
-        for r in (ConvRequest(ep, 2, 14, 14, 64, 64, 3, 3, (1, 1)),
-                  ConvRequest(ep, 2, 14, 14, 64, 64, 1, 1, (0, 0), (2, 2))):
+        for r in (ConvRequest.of(ep, 2, 14, 14, 64, 64, 3, 3, (1, 1)),
+                  ConvRequest.of(ep, 2, 14, 14, 64, 64, 1, 1, (0, 0), (2, 2))):
             # a 2.x kernel that works keeps the profiler from failing the whole request
             cands[r] = [candidates_for(target, r)[0], *gemm]
             expect[r] = "cannot_implement"
@@ -280,14 +280,14 @@ def test_conv_gemm3x_strided_candidates_in_profiler(target):
     cands, expect = {}, {}
     for ep in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU):
         for n, h, w, c, k, stride in GEMM3X_STRIDED_SHAPES:
-            r = ConvRequest(ep, n, h, w, c, k, 1, 1, (0, 0), stride)
+            r = ConvRequest.of(ep, n, h, w, c, k, 1, 1, (0, 0), stride)
             cands[r] = [x for x in all_candidates_for(target, r)
                         if isinstance(x, gemm3x.Conv2dGemm3x) and x.strided]
             assert len(cands[r]) == len(gemm3x.STRIDED_TILES), r.describe()
             expect[r] = "ok"
         strided = gemm3x.candidates(ep, 64, 64, target.acc, strided=True)
-        for r in (ConvRequest(ep, 2, 14, 14, 64, 64, 1, 1),
-                  ConvRequest(ep, 2, 14, 14, 64, 64, 3, 3, (1, 1), (2, 2))):
+        for r in (ConvRequest.of(ep, 2, 14, 14, 64, 64, 1, 1),
+                  ConvRequest.of(ep, 2, 14, 14, 64, 64, 3, 3, (1, 1), (2, 2))):
             # a 2.x kernel that works keeps the profiler from failing the whole request
             cands[r] = [candidates_for(target, r)[0], *strided]
             expect[r] = "cannot_implement"

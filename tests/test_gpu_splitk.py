@@ -50,7 +50,7 @@ class AitConv2dArgs(ctypes.Structure):  # include/ait_abi.h
 
 def request(ep, n, shape) -> ConvRequest:
     h, w, c, k, r, stride = shape
-    return ConvRequest(ep, n, h, w, c, k, r, r, (r // 2, r // 2), (stride, stride))
+    return ConvRequest.of(ep, n, h, w, c, k, r, r, (r // 2, r // 2), (stride, stride))
 
 
 def split_k_candidates(target, req):

@@ -20,9 +20,9 @@ from ait.tune.candidates import NoCandidateError, candidate_set_id
 from ait.tune.runner import Result
 
 H100 = Target.for_arch(90)
-CONV = ConvRequest(BIAS_RELU, 32, 56, 56, 64, 64, 3, 3, [1, 1], [1, 1], [1, 1])
-STEM = ConvRequest(BIAS_RELU, 32, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
-FC = GemmRequest(BIAS, 32, 1000, 2048)
+CONV = ConvRequest.of(BIAS_RELU, 32, 56, 56, 64, 64, 3, 3, [1, 1], [1, 1], [1, 1])
+STEM = ConvRequest.of(BIAS_RELU, 32, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
+FC = GemmRequest.of(BIAS, 32, 1000, 2048)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def _key(request):
 
 
 def test_requests_are_hashable_and_normalised():
-    same = ConvRequest(BIAS_RELU, 32, 56, 56, 64, 64, 3, 3, (1, 1), (1, 1), (1, 1))
+    same = ConvRequest.of(BIAS_RELU, 32, 56, 56, 64, 64, 3, 3, (1, 1), (1, 1), (1, 1))
     assert CONV == same and hash(CONV) == hash(same)
     assert CONV.profiler_argv() == ["--n", "32", "--h", "56", "--w", "56", "--c", "64", "--k",
                                     "64", "--r", "3", "--s", "3", "--pad", "1", "1", "--stride",
@@ -153,7 +153,7 @@ def test_misses_only_are_profiled(monkeypatch):
         return {r: (c, 0.02, [Result(c.name, "ok", 0.02)]) for r, c in firsts.items()}
 
     monkeypatch.setattr(select_mod, "profile_requests", fake_profile)
-    res_req = ConvRequest(BIAS_ADD_RELU, 1, 7, 7, 512, 512, 3, 3, (1, 1))
+    res_req = ConvRequest.of(BIAS_ADD_RELU, 1, 7, 7, 512, 512, 3, 3, (1, 1))
     got = select_kernels(H100, [FC, CONV, res_req])
     assert seen == [CONV, res_req]
     assert got[FC] == candidates_for(H100, FC)[1]
@@ -161,6 +161,6 @@ def test_misses_only_are_profiled(monkeypatch):
 
 
 def test_no_candidate_error_names_op(no_profiling):
-    bad = ConvRequest(BIAS_RELU, 1, 224, 224, 3, 64, 7, 7, (3, 3), (2, 2))
+    bad = ConvRequest.of(BIAS_RELU, 1, 224, 224, 3, 64, 7, 7, (3, 3), (2, 2))
     with pytest.raises(NoCandidateError, match=r"conv2d bias_relu \[n=1 .*c=3"):
         select_kernels(H100, [bad], profile=False)

@@ -16,14 +16,14 @@ from ait.tune.select import profile_requests
 pytestmark = pytest.mark.gpu
 
 REQUESTS = [
-    ConvRequest(BIAS_RELU, 1, 56, 56, 64, 64, 3, 3, (1, 1)),
-    ConvRequest(BIAS_ADD_RELU, 8, 56, 56, 64, 256, 1, 1),
-    ConvRequest(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2)),
-    ConvRequest(BIAS_RELU, 2, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True),
-    GemmRequest(BIAS, 8, 1000, 2048),
+    ConvRequest.of(BIAS_RELU, 1, 56, 56, 64, 64, 3, 3, (1, 1)),
+    ConvRequest.of(BIAS_ADD_RELU, 8, 56, 56, 64, 256, 1, 1),
+    ConvRequest.of(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2)),
+    ConvRequest.of(BIAS_RELU, 2, 224, 224, 4, 64, 7, 7, (3, 3), (2, 2), (1, 1), True),
+    GemmRequest.of(BIAS, 8, 1000, 2048),
     # other batches of two shapes above: profiled in the same process as those
-    ConvRequest(BIAS_RELU, 64, 56, 56, 64, 64, 3, 3, (1, 1)),
-    GemmRequest(BIAS, 256, 1000, 2048),
+    ConvRequest.of(BIAS_RELU, 64, 56, 56, 64, 64, 3, 3, (1, 1)),
+    GemmRequest.of(BIAS, 256, 1000, 2048),
 ]
 
 

@@ -18,8 +18,8 @@ from ait.tune.runner import Result
 
 TARGET = Target.for_arch(90, nvcc="nvcc")
 # two specs: three 3x3 bias_relu problems share one, one 1x1 bias problem has the other
-FIRST = [ConvRequest(BIAS_RELU, n, 14, 14, 64, 64, 3, 3, (1, 1)) for n in (1, 2, 4)]
-SECOND = [ConvRequest(BIAS, 1, 14, 14, 64, 256, 1, 1)]
+FIRST = [ConvRequest.of(BIAS_RELU, n, 14, 14, 64, 64, 3, 3, (1, 1)) for n in (1, 2, 4)]
+SECOND = [ConvRequest.of(BIAS, 1, 14, 14, 64, 256, 1, 1)]
 
 
 class Log(list):

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def conv(c, k, r=3, *, stride=1, ep=BIAS_RELU, n=32, hw=56, few=False):
     pad = (r // 2, r // 2)
-    return ConvRequest(ep, n, hw, hw, c, k, r, r, pad, (stride, stride), (1, 1), few)
+    return ConvRequest.of(ep, n, hw, hw, c, k, r, r, pad, (stride, stride), (1, 1), few)
 
 
 def tiles(cands, cls, **attrs):
@@ -90,7 +90,7 @@ def test_pointwise_conv_on_sm90():
 
 
 def test_strided_pointwise_conv_keeps_the_gather_gemms_and_the_wide_2x_tiles():
-    shortcut = ConvRequest(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
+    shortcut = ConvRequest.of(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
     cands = candidates_for(H100, shortcut)
     assert tiles(cands, gemm3x.Conv2dGemm3x, strided=True) == {t.shape for t in
                                                                gemm3x.STRIDED_TILES}
@@ -100,7 +100,7 @@ def test_strided_pointwise_conv_keeps_the_gather_gemms_and_the_wide_2x_tiles():
 
 
 def test_small_c_stem_drops_few_channel_kernels_on_sm90_only():
-    s2d = ConvRequest(BIAS_RELU, 32, 115, 115, 16, 64, 4, 4)
+    s2d = ConvRequest.of(BIAS_RELU, 32, 115, 115, 16, 64, 4, 4)
     assert not [x for x in candidates_for(H100, s2d)
                 if isinstance(x, conv2x.Conv2dCutlass2x)
                 and x.iterator is conv2x.Iterator.FEW_CHANNELS]
@@ -109,7 +109,7 @@ def test_small_c_stem_drops_few_channel_kernels_on_sm90_only():
 
 
 def test_padded_stem_and_unaligned_convs_keep_every_2x_kernel():
-    stem = ConvRequest(BIAS_RELU, 32, 224, 224, 8, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
+    stem = ConvRequest.of(BIAS_RELU, 32, 224, 224, 8, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
     assert candidates_for(H100, stem) == all_candidates_for(H100, stem)
     odd = conv(36, 18)  # no 3.x kernel (C, K not multiples of 8): the 2.x ones are all there is
     assert candidates_for(H100, odd) == all_candidates_for(H100, odd)
@@ -118,7 +118,7 @@ def test_padded_stem_and_unaligned_convs_keep_every_2x_kernel():
 @pytest.mark.parametrize("m,want", [(1, {(64, 64, 64)}), (256, {(64, 64, 64)}),
                                     (1024, {t.shape for t, _ in gemm2x.CONFIGS})])
 def test_classifier_gemm_by_m(m, want):
-    cands = candidates_for(H100, GemmRequest(BIAS, m, 1000, 2048))
+    cands = candidates_for(H100, GemmRequest.of(BIAS, m, 1000, 2048))
     assert tiles(cands, gemm2x.GemmRcrCutlass2x) == want
     assert len([x for x in cands if isinstance(x, gemv.GemmRcrGemv)]) == len(gemv.CONFIGS)
 
@@ -127,8 +127,8 @@ REQUESTS = [conv(c, k, r, stride=s, ep=ep, n=n) for c, k in ((64, 64), (128, 128
                                                             (512, 2048), (256, 64), (16, 64))
             for r in (1, 3) for s in (1, 2) for ep in (BIAS, BIAS_RELU, BIAS_ADD_RELU)
             for n in (1, 256)] + [
-    GemmRequest(BIAS, m, 1000, 2048) for m in (1, 8, 256, 512, 4096)] + [
-    ConvRequest(BIAS_RELU, 8, 224, 224, c, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
+    GemmRequest.of(BIAS, m, 1000, 2048) for m in (1, 8, 256, 512, 4096)] + [
+    ConvRequest.of(BIAS_RELU, 8, 224, 224, c, 64, 7, 7, (3, 3), (2, 2), (1, 1), True)
     for c in (4, 8)]
 
 

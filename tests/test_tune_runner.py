@@ -103,7 +103,7 @@ def test_setup_failure_marks_every_candidate(fake_profiler, caplog):
         (res,) = run_job(_job(fake_profiler, ["--fail-setup"]), "0", timeout_s=5)
     assert {r.status for r in res} == {"profiler_error"}
     assert "out of memory" in caplog.text
-    request = ConvRequest(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
+    request = ConvRequest.of(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
     with pytest.raises(ProfileError, match=r"no kernel candidate works for conv2d bias_relu"):
         _best(request, [SimpleNamespace(name=n) for n in NAMES], res)
 
@@ -112,7 +112,7 @@ def test_best_rejects_wrong_and_takes_fastest():
     res = [Result("a", "wrong", 0.001), Result("b", "ok", 0.02), Result("c", "ok", 0.01),
            Result("d", "cannot_implement")]
     cands = [SimpleNamespace(name=n) for n in "abcd"]
-    request = ConvRequest(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
+    request = ConvRequest.of(BIAS_RELU, 1, 8, 8, 64, 64, 3, 3, (1, 1))
     assert _best(request, cands, res) == (cands[2], 0.01, res)
 
 

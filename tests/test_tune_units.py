@@ -29,7 +29,7 @@ def texts(sources):
 
 
 def pointwise(ep, c=64, k=256):
-    return candidates_for(H100, ConvRequest(ep, 8, 56, 56, c, k, 1, 1))
+    return candidates_for(H100, ConvRequest.of(ep, 8, 56, 56, c, k, 1, 1))
 
 
 def test_a_unit_holds_the_epilogues_of_one_kernel():
@@ -113,8 +113,8 @@ def test_build_queues_hopper_units_first_then_each_spec_s_light_units_and_main(
     monkeypatch.setattr(build_mod.nvcc, "submit_objects", fake_submit)
     monkeypatch.setattr(build_mod.nvcc, "link_executable", lambda target, objs, exe: exe)
     relu, plain = pointwise(BIAS_RELU), pointwise(BIAS)
-    gemm = candidates_for(H100, GemmRequest(BIAS, 1024, 1000, 2048))
-    narrow = candidates_for(H100, ConvRequest(BIAS_RELU, 8, 56, 56, 64, 64, 3, 3, (1, 1)))
+    gemm = candidates_for(H100, GemmRequest.of(BIAS, 1024, 1000, 2048))
+    narrow = candidates_for(H100, ConvRequest.of(BIAS_RELU, 8, 56, 56, 64, 64, 3, 3, (1, 1)))
     specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(relu)),
              ProfilerSpec(Family.CONV2D, BIAS, tuple(plain)),
              ProfilerSpec(Family.GEMM, BIAS, tuple(gemm)),

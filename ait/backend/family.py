@@ -6,50 +6,21 @@
 `backend.codegen`, `tune` and `compiler` loop over `families()` (or look one up by op class or
 kernel family) and import no family by name. An `OpFamily` holds what codegen needs (the op
 classes, the emitter, the family's own .cu files and their C prototypes for model.cu); a
-CUTLASS-backed family adds a `Tuning`: how its ops become kernel requests, the candidate list
-of a request, the profiler template and the family's prune rules.
+CUTLASS-backed family adds a `Tuning`: how its ops become kernel requests (its batch-free
+problem, ait.backend.problem, at each batch bucket), the candidate list of a request, the
+profiler template and the family's prune rules.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
 
 from ait.backend.emit import EmitContext, OpCode
 from ait.backend.kernel import Family, KernelCandidate
+from ait.backend.problem import KernelRequest, Problem  # noqa: F401 (re-exported)
 from ait.backend.target import Target
 from ait.ir import AitError, Op
-from ait.ir.epilogue import Epilogue
-
-
-class KernelRequest(Protocol):
-    """What the tuner chooses a kernel for: one (op, epilogue, shape) at one batch bucket.
-    Frozen and hashable (a profile-cache and selection key)."""
-
-    family: ClassVar[Family]
-    batch_flag: ClassVar[str]  # the profiler's batch argument, first in dims()
-    epilogue: Epilogue
-
-    @property
-    def batch(self) -> int: ...
-
-    def dims(self) -> tuple[tuple[str, object], ...]: ...
-
-    def profiler_argv(self) -> list[str]: ...
-
-    def shape_argv(self) -> list[str]: ...
-
-    def describe(self) -> str: ...
-
-
-def profiler_argv_without_batch(request: KernelRequest) -> list[str]:
-    """The profiler arguments less the leading batch flag: problems that differ only in batch
-    share one profiler process."""
-    argv = request.profiler_argv()
-    flag = f"--{request.batch_flag}"
-    assert argv[:2] == [flag, str(request.batch)], argv  # dims() puts the batch first
-    return argv[2:]
 
 
 # (request, candidate, the request's whole list) -> True: leave the candidate out
@@ -71,7 +42,7 @@ class Tuning:
     """What a CUTLASS-backed family gives the tuner."""
 
     kernel_family: Family
-    request_type: type
+    request_type: type[KernelRequest]
     args_struct: str         # the C struct its kernels take (include/ait_abi.h), for model.cu
     profiler_template: str   # template name (relative to ait/) of the profiler main
     # bump when tiles, templates or filters change what a name means (profile-cache key)

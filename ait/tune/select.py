@@ -20,7 +20,7 @@ from ait.backend.target import Target
 from ait.tune.build import HEAVY_COST, Profiler, ProfilerSpec, build_profilers
 from ait.tune.cache import ProfileCache, ProfileKey, env_flag
 from ait.tune.candidates import all_candidates_for, candidate_set_id, require_candidates
-from ait.tune.requests import Request
+from ait.tune.requests import Problem, Request
 from ait.tune.runner import Job, Result, run_jobs, visible_gpus
 
 log = logging.getLogger(__name__)
@@ -105,18 +105,18 @@ def profile_key(target: Target, request: Request, cands: list[KernelCandidate]) 
 
 
 def shape_jobs(profiler: Profiler, requests: Iterable[Request]) -> list[tuple[Job, list[Request]]]:
-    """One job per shape of `requests` (all of one profiler): the requests that differ only in
-    batch share a process, which reports them in increasing batch order."""
-    by_shape: dict[tuple[str, ...], list[Request]] = defaultdict(list)
+    """One job per problem of `requests` (all of one profiler): the requests that differ only
+    in batch share a process, which reports them in increasing batch order."""
+    by_problem: dict[Problem, list[Request]] = defaultdict(list)
     for r in requests:
-        by_shape[tuple(r.shape_argv())].append(r)
+        by_problem[r.problem].append(r)
     out = []
-    for argv, rs in by_shape.items():
+    for problem, rs in by_problem.items():
         rs = sorted(rs, key=lambda r: r.batch)
         batches = ", ".join(str(r.batch) for r in rs)
-        label = f"{rs[0].describe()} ({rs[0].batch_flag} = {batches})"
-        out.append((Job(profiler.path, argv, profiler.names, label,
-                        tuple(r.batch for r in rs), rs[0].batch_flag), rs))
+        label = f"{rs[0].describe()} ({problem.batch_flag} = {batches})"
+        out.append((Job(profiler.path, tuple(problem.argv()), profiler.names, label,
+                        tuple(r.batch for r in rs), problem.batch_flag), rs))
     return out
 
 
@@ -135,7 +135,7 @@ def profile_requests(target: Target, requests: list[Request],
             by_spec[spec].append(r)
     # the profilers without Hopper kernels first (they link in seconds), most problems first
     order = sorted(by_spec, key=lambda s: (_heavy(s), -len(by_spec[s])))
-    n_jobs = len({(s, tuple(r.shape_argv())) for s, rs in by_spec.items() for r in rs})
+    n_jobs = len({(s, r.problem) for s, rs in by_spec.items() for r in rs})
     ready: queue.Queue = queue.Queue()
     profilers: dict[ProfilerSpec, Profiler] = {}
     build_error: list[BaseException] = []

@@ -10,15 +10,20 @@ from ait.ir.epilogue import Epilogue
 from ait.ops.conv2d import cuda, prune
 from ait.ops.conv2d.candidates import CANDIDATE_SET_VERSION, conv2d_candidates
 from ait.ops.conv2d.op import Conv2d
-from ait.ops.conv2d.request import ConvRequest
+from ait.ops.conv2d.request import Conv2dProblem, ConvRequest
+
+
+def problem(op: Conv2d) -> Conv2dProblem:
+    _, h, w, c = op.x.shape()
+    k, r, s, _ = op.w.shape()
+    return Conv2dProblem(op.epilogue or Epilogue(), h=h.value, w=w.value, c=c.value,
+                         k=k.value, r=r.value, s=s.value, pad=op.pad, stride=op.stride,
+                         dilation=op.dilation, few_channels=op.few_channels)
 
 
 def requests(op: Conv2d) -> list[tuple[int, ConvRequest]]:
-    n, h, w, c = op.x.shape()
-    k, r, s, _ = op.w.shape()
-    return [(b, ConvRequest(op.epilogue or Epilogue(), b, h.value, w.value, c.value, k.value,
-                            r.value, s.value, op.pad, op.stride, op.dilation, op.few_channels))
-            for b in batch_buckets(n)]
+    p = problem(op)
+    return [(b, ConvRequest(p, b)) for b in batch_buckets(op.x.shape()[0])]
 
 
 def candidates(target: Target, request: ConvRequest) -> list[KernelCandidate]:

@@ -10,14 +10,18 @@ from ait.ir.epilogue import Epilogue
 from ait.ops.gemm import cuda, prune
 from ait.ops.gemm.candidates import CANDIDATE_SET_VERSION, gemm_candidates
 from ait.ops.gemm.op import Gemm
-from ait.ops.gemm.request import GemmRequest
+from ait.ops.gemm.request import GemmProblem, GemmRequest
+
+
+def problem(op: Gemm) -> GemmProblem:
+    _, k = op.inputs[0].shape()
+    n = op.inputs[1].shape()[0]
+    return GemmProblem(op.epilogue or Epilogue(), n=n.value, k=k.value)
 
 
 def requests(op: Gemm) -> list[tuple[int, GemmRequest]]:
-    m, k = op.inputs[0].shape()
-    n = op.inputs[1].shape()[0]
-    return [(b, GemmRequest(op.epilogue or Epilogue(), b, n.value, k.value))
-            for b in batch_buckets(m)]
+    p = problem(op)
+    return [(b, GemmRequest(p, b)) for b in batch_buckets(op.inputs[0].shape()[0])]
 
 
 def candidates(target: Target, request: GemmRequest) -> list[KernelCandidate]:

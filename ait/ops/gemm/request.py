@@ -1,39 +1,31 @@
-"""What the compiler asks the tuner for, for one gemm_rcr op at one batch bucket."""
+"""What the compiler asks the tuner for, for one gemm_rcr op: its batch-free problem, and the
+request (problem, M bucket). The problem's fields are the one list the profiler argv, the
+profiler's parser and AitGemmArgs are checked against (tests/test_problem_fields.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ait.backend.family import profiler_argv_without_batch
 from ait.backend.kernel import Family
+from ait.backend.problem import KernelRequest, Problem
 from ait.ir.epilogue import Epilogue
 
 
 @dataclass(frozen=True)
-class GemmRequest:
-    """gemm_rcr: y[m, n] = act(x[m, k] @ w[n, k]^T + bias[n])."""
+class GemmProblem(Problem):
+    """gemm_rcr: y[m, n] = act(x[m, k] @ w[n, k]^T + bias[n]); m (the batch) apart."""
 
-    family: ClassVar[Family] = Family.GEMM
+    label: ClassVar[str] = "gemm_rcr"
     batch_flag: ClassVar[str] = "m"
 
     epilogue: Epilogue
-    m: int
     n: int
     k: int
 
-    def dims(self) -> tuple[tuple[str, object], ...]:
-        return (("m", self.m), ("n", self.n), ("k", self.k))
 
-    @property
-    def batch(self) -> int:
-        return self.m
+@dataclass(frozen=True, repr=False)  # KernelRequest.__repr__: the dims() spelled out
+class GemmRequest(KernelRequest):
+    """One gemm_rcr problem at one M bucket (`m`)."""
 
-    def profiler_argv(self) -> list[str]:
-        return [a for key, value in self.dims() for a in (f"--{key}", str(value))]
-
-    def shape_argv(self) -> list[str]:
-        """The profiler arguments without the batch (`--m` lists every batch)."""
-        return profiler_argv_without_batch(self)
-
-    def describe(self) -> str:
-        return f"gemm_rcr {self.epilogue.tag} [m={self.m} n={self.n} k={self.k}]"
+    family: ClassVar[Family] = Family.GEMM
+    problem_type: ClassVar[type[Problem]] = GemmProblem  # the fields: (problem, batch)
