@@ -172,3 +172,11 @@ def test_an_unknown_aitpdl_value_is_an_error_not_ignored(fake, monkeypatch, valu
 def test_known_aitpdl_values_load(fake, monkeypatch, value):
     monkeypatch.setenv("AIT_PDL", value)
     Model(fake[1]).close()
+
+
+def test_a_model_of_another_ait_version_is_named_not_an_attribute_error(fake):
+    """A .so built by an older ait lacks newer entry points (here the PDL query)."""
+    lib, so = fake
+    del lib.ait_model_pdl
+    with pytest.raises(AitError, match=r"not a model of this version of ait .*ait_model_pdl.*rebuild"):
+        Model(so)

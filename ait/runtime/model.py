@@ -138,8 +138,6 @@ class Model:
     # -- plumbing ------------------------------------------------------------------------------
     def _declare(self) -> None:
         L, vp, i64p = self._lib, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)
-        L.ait_last_error.restype = ctypes.c_char_p
-        L.ait_model_metadata.restype = ctypes.c_char_p
         sigs = {
             "ait_model_create": [ctypes.POINTER(vp), ctypes.c_int],
             "ait_model_close": [vp],
@@ -162,6 +160,13 @@ class Model:
             "ait_memcpy": [vp, vp, ctypes.c_size_t, ctypes.c_int],
             "ait_device_synchronize": [],
         }
+        missing = [fn for fn in ("ait_last_error", "ait_model_metadata", *sigs)
+                   if not hasattr(L, fn)]
+        if missing:  # a .so of another ait version: say so, not AttributeError
+            raise AitError(f"{self.lib_path} is not a model of this version of ait (it lacks "
+                           f"{', '.join(missing)}): rebuild it with this version")
+        L.ait_last_error.restype = ctypes.c_char_p
+        L.ait_model_metadata.restype = ctypes.c_char_p
         for fn, args in sigs.items():
             getattr(L, fn).argtypes = args
             getattr(L, fn).restype = ctypes.c_int
