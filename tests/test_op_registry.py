@@ -95,3 +95,36 @@ def test_importing_the_backend_fills_the_registry():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout.split()
     assert out == sorted(p.name for p in OPS.iterdir() if (p / "__init__.py").is_file())
+
+
+def _front_end(tmp_path: Path, name: str, sources, prototypes) -> subprocess.CompletedProcess:
+    """nvcc's front end (no code generation) over `sources` followed by `prototypes`."""
+    from ait.backend.target import _find_nvcc_or_none
+    from ait.backend.templates import ABI_INCLUDE_DIR
+
+    nvcc = _find_nvcc_or_none()
+    if nvcc is None:
+        pytest.skip("no nvcc found")
+    cu = tmp_path / f"{name}_prototypes.cu"
+    cu.write_text("".join(f'#include "{p}"\n' for p in sources)
+                  + 'extern "C" {\n' + "".join(f"{p};\n" for p in prototypes) + "}\n")
+    return subprocess.run([nvcc, f"-I{ABI_INCLUDE_DIR}", "-std=c++17", "-arch=sm_90", "-cuda",
+                           str(cu), "-o", str(tmp_path / f"{name}.ii")],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("fam", [f for f in families() if f.sources], ids=lambda f: f.name)
+def test_own_prototypes_match_their_definitions(fam, tmp_path):
+    """model.cu declares own kernels' entry points from the family's prototypes; being
+    extern "C" a wrong parameter list would still link (and pass garbage). Declared after the
+    definitions in one translation unit, a mismatch is a compile error."""
+    proc = _front_end(tmp_path, fam.name, fam.sources, fam.prototypes)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_mismatched_prototype_is_caught(tmp_path):
+    fam = next(f for f in families() if f.name == "pad")
+    wrong = [p.replace("int, int, cudaStream_t", "int, cudaStream_t") for p in fam.prototypes]
+    assert wrong != list(fam.prototypes)
+    proc = _front_end(tmp_path, "wrong", fam.sources, wrong)
+    assert proc.returncode != 0 and "C\" linkage" in proc.stderr
