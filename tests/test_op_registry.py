@@ -128,3 +128,47 @@ def test_a_mismatched_prototype_is_caught(tmp_path):
     assert wrong != list(fam.prototypes)
     proc = _front_end(tmp_path, "wrong", fam.sources, wrong)
     assert proc.returncode != 0 and "C\" linkage" in proc.stderr
+
+
+def _one_of_each_kernel_class():
+    """A candidate of every kernel template of the tuned families (sm_90 lists)."""
+    from ait.backend.target import Target
+    from ait.ir.epilogue import BIAS, BIAS_ADD_RELU
+    from ait.ops.conv2d import ConvRequest
+    from ait.ops.gemm import GemmRequest
+    from ait.tune.candidates import all_candidates_for
+
+    target = Target.for_arch(90)
+    requests = [ConvRequest.of(BIAS_ADD_RELU, 1, 14, 14, 256, 256, 3, 3, (1, 1), (1, 1)),
+                ConvRequest.of(BIAS_ADD_RELU, 8, 56, 56, 64, 256, 1, 1, (0, 0), (1, 1)),
+                ConvRequest.of(BIAS, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2)),
+                GemmRequest.of(BIAS, 1, 1000, 2048), GemmRequest.of(BIAS, 64, 1000, 2048)]
+    seen = {}
+    for r in requests:
+        for c in all_candidates_for(target, r):
+            seen.setdefault(c.TEMPLATE, (r, c))  # one per template: it fixes the signature
+    return target, list(seen.values())
+
+
+def test_kernel_prototypes_match_every_kernel_template(tmp_path):
+    """model.cu declares each chosen CUTLASS kernel from its family's Tuning.kernel_prototype;
+    one rendered kernel of every template, with those declarations after it, must compile (the
+    front end only: a different extern "C" signature is an error there)."""
+    from ait.backend.family import tuning
+    from ait.backend.target import _find_nvcc_or_none
+    from ait.backend.templates import ABI_INCLUDE_DIR
+
+    nvcc = _find_nvcc_or_none()
+    if nvcc is None:
+        pytest.skip("no nvcc found")
+    target, picks = _one_of_each_kernel_class()
+    assert len(picks) >= 6, [c.TEMPLATE for _, c in picks]  # 2.x, 3.x, GEMM, split-K, gemv...
+    for request, cand in picks:
+        cu = tmp_path / f"{cand.name}.cu"
+        proto = tuning(request.family).kernel_prototype(cand.name)
+        cu.write_text(cand.render() + '\nextern "C" {\n' + proto + "\n}\n")
+        includes = [f"-I{d}" for d in (ABI_INCLUDE_DIR, *target.include_dirs)]
+        proc = subprocess.run([nvcc, *includes, "-std=c++17", "--expt-relaxed-constexpr",
+                               "-DNDEBUG", "-arch=sm_90a", "-cuda", str(cu), "-o",
+                               str(tmp_path / f"{cand.name}.ii")], capture_output=True, text=True)
+        assert proc.returncode == 0, (cand.name, proc.stderr[-2000:])
