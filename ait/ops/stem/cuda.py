@@ -22,4 +22,5 @@ def emit(op: StemConvPool, ctx: EmitContext) -> OpCode:
     p, q = op.conv_size(x.shape()[1].value, x.shape()[2].value)
     _, po, qo, _ = (ctx.dim(d) for d in y.shape())
     return OpCode("", f"rc = ait_stem_conv_pool({ctx.ptr(x)}, {ctx.ptr(w)}, {ctx.ptr(b)}, "
-                      f"{ctx.ptr(y)}, int({n}), {h}, {wd}, {c}, {p}, {q}, {po}, {qo}, stream);", waits=True)
+                      f"{ctx.ptr(y)}, int({n}), {h}, {wd}, {c}, {p}, {q}, {po}, {qo}, stream);",
+                  waits=True)
