@@ -26,9 +26,13 @@
 // Programmatic dependent launch. An op whose kernels all wait for the kernels before them
 // (griddepcontrol.wait before any global memory access: ait_pdl.h, CUTLASS 3.x built with
 // CUTLASS_ENABLE_GDC_FOR_SM90) says so from run_op; its launches are then replayed with
-// programmatic stream serialization (graph mode: a programmatic edge), so each one's launch
-// and prologue overlap the tail of the kernel before. The first launch of a call never is.
-// AIT_PDL=0 in the environment at model creation turns it off.
+// programmatic stream serialization, so each one's launch and prologue overlap the tail of
+// the kernel before. The first launch of a call never is. In graph mode the edge into such a
+// kernel leaves from the launch-completion port by default (PdlMode::kStart): it may start
+// as soon as every block of the kernel before has started, not only once that kernel hints
+// (CUTLASS 3.x: after its main loop) or its blocks exit (PdlMode::kTrigger, AIT_PDL=trigger).
+// Either is safe, as the kernel's griddepcontrol.wait still waits for full completion and
+// visible memory. AIT_PDL=0 in the environment at model creation turns PDL off.
 #include <cuda_runtime.h>
 
 #include <array>
@@ -123,6 +127,19 @@ struct Context {
   std::map<DimsKey, std::unique_ptr<Plan>> plans;
 };
 
+// When a kernel that waits for its predecessors may start (see the header comment).
+enum class PdlMode : int { kOff = 0, kTrigger = 1, kStart = 2 };
+
+// AIT_PDL's value (the Python side refuses any other: model.py PDL_VALUES).
+inline PdlMode pdl_mode_from_env(int cc_major) {
+  const char* v = std::getenv("AIT_PDL");
+  if (cc_major < 9) return PdlMode::kOff;
+  if (!v) return PdlMode::kStart;
+  for (const char* off : {"0", "false", "no", "off"})
+    if (strcasecmp(v, off) == 0) return PdlMode::kOff;
+  return strcasecmp(v, "trigger") == 0 ? PdlMode::kTrigger : PdlMode::kStart;
+}
+
 struct ModelState {
   int device = 0;
   char* constant_arena = nullptr;  // every constant, allocated once: pointers never change
@@ -137,7 +154,7 @@ struct ModelState {
   int writers_waiting = 0;
   bool writing = false;
   bool closed = false;
-  bool pdl = false;  // programmatic dependent launch (sm_90+, not turned off by AIT_PDL=0)
+  PdlMode pdl = PdlMode::kOff;  // programmatic dependent launch (sm_90+; AIT_PDL)
 
   Bindings bindings(const Context& c) const {
     Bindings b;
@@ -307,6 +324,25 @@ inline cudaKernelNodeParams node_params(const Launch& l, void** args) {
   return p;
 }
 
+// Adds launch `l` to `g` after `prev` (none: a root). A kernel that waits for its predecessors
+// gets a programmatic edge under PDL, from the port `mode` names; any other a full edge.
+inline cudaError_t add_kernel_node(cudaGraph_t g, const Launch& l, cudaGraphNode_t prev,
+                                   PdlMode mode, cudaGraphNode_t* node) {
+  void* args[kMaxKernelArgs];
+  cudaKernelNodeParams np = node_params(l, args);
+  cudaError_t e = cudaGraphAddKernelNode(node, g, nullptr, 0, &np);
+  for (const cudaLaunchAttribute& a : l.attrs)
+    if (e == cudaSuccess) e = cudaGraphKernelNodeSetAttribute(*node, a.id, &a.val);
+  if (e != cudaSuccess || !prev) return e;
+  cudaGraphEdgeData edge{};  // zero: full completion of `prev`, memory visible
+  if (mode != PdlMode::kOff && l.waits) {
+    edge.from_port = mode == PdlMode::kStart ? cudaGraphKernelNodePortLaunchCompletion
+                                             : cudaGraphKernelNodePortProgrammatic;
+    edge.type = cudaGraphDependencyTypeProgrammatic;
+  }
+  return cudaGraphAddDependencies(g, &prev, node, &edge, 1);
+}
+
 inline Pointers pointers(const void* const* in, void* const* out) {
   Pointers ptrs{};
   for (int i = 0; i < kNumInputs; ++i) ptrs[i] = in[i];
@@ -371,7 +407,7 @@ inline int launch_op(ModelState& m, Context& c, Plan& p, int op, const Pointers&
     if (rc != AIT_OK) return rc;
   }
   for (const Launch& l : *launches) {
-    cudaError_t e = replay(l, stream, m.pdl && l.waits && !*first);
+    cudaError_t e = replay(l, stream, m.pdl != PdlMode::kOff && l.waits && !*first);
     *first = false;
     if (e != cudaSuccess)
       return set_error(AIT_ERR_LAUNCH, "op %d (%s) failed to launch: %s", op, kOpNames[op],
@@ -406,20 +442,8 @@ inline int run_graph(ModelState& m, Context& c, Plan& p, const void* const* in,
       const OpLaunches* launches = &p.ops[i];
       if (kOpTouchesIO[i]) rc = io_launches(m, c, p, i, ptrs, in, out, dims, &launches);
       for (size_t j = 0; rc == AIT_OK && j < launches->size(); ++j) {
-        const Launch& l = (*launches)[j];
-        cudaKernelNodeParams np = node_params(l, args);
-        cudaGraphNode_t node;
-        cudaError_t e = cudaGraphAddKernelNode(&node, g, nullptr, 0, &np);
-        for (const cudaLaunchAttribute& a : l.attrs)
-          if (e == cudaSuccess) e = cudaGraphKernelNodeSetAttribute(node, a.id, &a.val);
-        if (e == cudaSuccess && prev) {
-          cudaGraphEdgeData edge{};  // zero: full completion of `prev`, memory visible
-          if (m.pdl && l.waits) {
-            edge.from_port = cudaGraphKernelNodePortProgrammatic;
-            edge.type = cudaGraphDependencyTypeProgrammatic;
-          }
-          e = cudaGraphAddDependencies(g, &prev, &node, &edge, 1);
-        }
+        cudaGraphNode_t node = nullptr;
+        cudaError_t e = add_kernel_node(g, (*launches)[j], prev, m.pdl, &node);
         if (e != cudaSuccess)
           rc = set_error(AIT_ERR_LAUNCH, "op %d (%s): adding it to the CUDA graph failed: %s", i,
                          kOpNames[i], cudaGetErrorString(e));
@@ -656,11 +680,7 @@ int ait_model_create(void** handle, int num_runtimes) {
   int cc_major = 0;
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, m->device);
-  const char* pdl_env = std::getenv("AIT_PDL");  // the Python side refuses other values
-  bool pdl_off = false;
-  for (const char* off : {"0", "false", "no", "off"})
-    pdl_off = pdl_off || (pdl_env && strcasecmp(pdl_env, off) == 0);
-  m->pdl = cc_major >= 9 && !pdl_off;
+  m->pdl = ait::pdl_mode_from_env(cc_major);
   size_t kws = 0;  // the largest kernel workspace any chosen kernel asks for at any bucket
   for (int p = 0; p < kNumProbes; ++p)
     for (int i = 0; i < kNumOps; ++i) {
@@ -728,7 +748,10 @@ int ait_model_destroy(void* handle) {
 
 int ait_model_device(void* handle) { return static_cast<ait::ModelState*>(handle)->device; }
 
-int ait_model_pdl(void* handle) { return static_cast<ait::ModelState*>(handle)->pdl ? 1 : 0; }
+// 0: PDL off, 1: kernels start when the one before triggers, 2: once its blocks have started.
+int ait_model_pdl(void* handle) {
+  return static_cast<int>(static_cast<ait::ModelState*>(handle)->pdl);
+}
 
 int ait_model_num_runtimes(void* handle) {
   return static_cast<int>(static_cast<ait::ModelState*>(handle)->ctxs.size());
@@ -824,7 +847,8 @@ int ait_model_benchmark(void* handle, const void* const* inputs, void* const* ou
 // Per-op timing: each op's launches repeated `count` times, one after the other, in one CUDA
 // graph (after one full run so every input holds real data), timed over one graph launch;
 // ms_per_op[kNumOps] gets the mean per repetition. In a graph the host's launch rate (some
-// 5 us per kernel) does not bound a small op, as it would replayed eagerly.
+// 5 us per kernel) does not bound a small op, as it would replayed eagerly; the edges are a
+// run's (programmatic ones under PDL), so each repetition overlaps the one before as in a run.
 int ait_model_profile_ops(void* handle, const void* const* inputs, void* const* outputs,
                           const int64_t* dims, cudaStream_t stream, int count, float* ms_per_op) {
   auto* m = static_cast<ait::ModelState*>(handle);
@@ -835,7 +859,6 @@ int ait_model_profile_ops(void* handle, const void* const* inputs, void* const* 
   return ait::with_context(*m, inputs, outputs, dims, stream, [&](ait::Context& c, ait::Plan& p) {
     int r = ait::run_eager(*m, c, p, inputs, outputs, dims, stream);
     const ait::Pointers ptrs = ait::pointers(inputs, outputs);
-    void* args[ait::kMaxKernelArgs];
     for (int i = 0; i < kNumOps && r == AIT_OK; ++i) {
       const ait::OpLaunches* launches = &p.ops[i];
       if (kOpTouchesIO[i]) r = ait::io_launches(*m, c, p, i, ptrs, inputs, outputs, dims, &launches);
@@ -848,11 +871,8 @@ int ait_model_profile_ops(void* handle, const void* const* inputs, void* const* 
       cudaGraphNode_t prev = nullptr;
       for (int k = 0; k < count && e == cudaSuccess; ++k)
         for (const ait::Launch& l : *launches) {
-          cudaKernelNodeParams np = ait::node_params(l, args);
-          cudaGraphNode_t node;
-          e = cudaGraphAddKernelNode(&node, g, prev ? &prev : nullptr, prev ? 1 : 0, &np);
-          for (const cudaLaunchAttribute& a : l.attrs)
-            if (e == cudaSuccess) e = cudaGraphKernelNodeSetAttribute(node, a.id, &a.val);
+          cudaGraphNode_t node = nullptr;
+          e = ait::add_kernel_node(g, l, prev, m->pdl, &node);
           if (e != cudaSuccess) break;
           prev = node;
         }
