@@ -224,14 +224,14 @@ def test_conv_gemm3x_in_model(tile, target, tmp_path_factory, monkeypatch):
     """The model path (codegen args, workspace, batch buckets) with a GEMM kernel forced onto
     every pointwise conv: AIT_FIXED_KERNEL=first takes the first candidate, so it goes first."""
     from ait.ops.conv2d import gemm3x
-    from ait.tune import candidates as tune_candidates
+    from ait.ops.conv2d import family as conv2d_family  # where the tuner gets conv candidates
 
     if target.arch != 90:
         pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
     if tile >= len(gemm3x.TILES):
         pytest.skip("fewer GEMM tiles")
     chosen = gemm3x.TILES[tile]
-    original = tune_candidates.conv2d_candidates
+    original = conv2d_family.conv2d_candidates
 
     def gemm_first(*args, **kwargs):
         out = original(*args, **kwargs)
@@ -239,7 +239,7 @@ def test_conv_gemm3x_in_model(tile, target, tmp_path_factory, monkeypatch):
         assert first, "a pointwise conv must get the GEMM candidates"
         return first + [c for c in out if c not in first]
 
-    monkeypatch.setattr(tune_candidates, "conv2d_candidates", gemm_first)
+    monkeypatch.setattr(conv2d_family, "conv2d_candidates", gemm_first)
     monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
     m = Pointwise()
     m.name_parameter_tensor()
@@ -319,14 +319,14 @@ def test_conv_gemm3x_strided_in_model(tile, target, tmp_path_factory, monkeypatc
     buckets) with a gather + GEMM kernel forced onto every strided 1x1 conv:
     AIT_FIXED_KERNEL=first takes the first candidate, so it goes first."""
     from ait.ops.conv2d import gemm3x
-    from ait.tune import candidates as tune_candidates
+    from ait.ops.conv2d import family as conv2d_family  # where the tuner gets conv candidates
 
     if target.arch != 90:
         pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
     if tile >= len(gemm3x.STRIDED_TILES):
         pytest.skip("fewer strided GEMM tiles")
     chosen = gemm3x.STRIDED_TILES[tile]
-    original = tune_candidates.conv2d_candidates
+    original = conv2d_family.conv2d_candidates
 
     def strided_first(*args, **kwargs):
         out = original(*args, **kwargs)
@@ -335,7 +335,7 @@ def test_conv_gemm3x_strided_in_model(tile, target, tmp_path_factory, monkeypatc
         assert first, "a strided 1x1 conv must get the gather + GEMM candidates"
         return first + [c for c in out if c not in first]
 
-    monkeypatch.setattr(tune_candidates, "conv2d_candidates", strided_first)
+    monkeypatch.setattr(conv2d_family, "conv2d_candidates", strided_first)
     monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
     m = StridedPointwise()
     m.name_parameter_tensor()

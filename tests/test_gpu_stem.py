@@ -99,3 +99,23 @@ def test_batch_255_matches_unfused(target, tmp_path_factory):
     _check(a[254:], ref, "batch 255, last image vs reference")
     fused.close()
     unfused.close()
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_a_nan_pixel_reaches_the_output(fuse, target, tmp_path_factory):
+    """ReLU and max pool propagate NaN, as PyTorch's do (fmaxf would drop it and answer a
+    non-finite input with finite numbers): a NaN pixel in image 0 gives NaN in the pooled
+    outputs over it, only there, and leaves the other images as they were."""
+    h = w = 56
+    m, _, model = _compile(h, w, (1, 8), fuse, target, tmp_path_factory)
+    params = stem_params(m, seed=11)
+    x = np.random.default_rng(5).standard_normal((3, h, w, 3)).astype(np.float32)
+    clean = _run(model, x, params, (3, 14, 14, 64))
+    x[0, 29, 30, 1] = np.nan
+    out = _run(model, x, params, (3, 14, 14, 64))
+    nan = np.isnan(out[0])
+    assert nan.any(), "the NaN pixel vanished"
+    p, q, _ = np.nonzero(nan)
+    assert p.min() >= 5 and p.max() <= 9 and q.min() >= 5 and q.max() <= 9, (p, q)
+    assert np.isfinite(out[1:]).all() and np.array_equal(out[1:], clean[1:])
+    model.close()

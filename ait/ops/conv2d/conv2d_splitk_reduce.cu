@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include "ait_pdl.h"
+#include "ait_nan.h"
 
 namespace ait_conv2d_splitk {
 
@@ -98,7 +99,7 @@ reduce(const float* __restrict__ partials, int splits, int64_t slice, int k,
     }
     if constexpr (kRelu) {
 #pragma unroll
-      for (int j = 0; j < V; ++j) acc[j] = fmaxf(acc[j], 0.f);
+      for (int j = 0; j < V; ++j) acc[j] = ait_relu(acc[j]);
     }
     store_f16<V>(y + i, acc);
   }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include "ait_abi.h"
 #include "ait_pdl.h"
+#include "ait_nan.h"
 
 namespace {
 __global__ void add_kernel(const __half* a, const __half* b, __half* y, int64_t size,
@@ -18,7 +19,7 @@ __global__ void relu_kernel(const __half* x, __half* y, int64_t size) {
   ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < size;
        i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = __float2half(fmaxf(__half2float(x[i]), 0.f));
+    y[i] = __float2half(ait_relu(__half2float(x[i])));
 }
 int grid_for(int64_t n) {
   const int64_t g = (n + 255) / 256;

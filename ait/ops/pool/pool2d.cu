@@ -6,6 +6,7 @@
 #include <cstdint>
 #include "ait_abi.h"
 #include "ait_pdl.h"
+#include "ait_nan.h"
 
 namespace {
 
@@ -48,7 +49,7 @@ __global__ void pool2d_nhwc_kernel(const typename VecOf<kVec>::T* __restrict__ x
 #pragma unroll
         for (int k = 0; k < kPairs; ++k) {
           const float2 f = __half22float2(hv[k]);
-          if (kMax) { acc[k].x = fmaxf(acc[k].x, f.x); acc[k].y = fmaxf(acc[k].y, f.y); }
+          if (kMax) { acc[k].x = ait_max(acc[k].x, f.x); acc[k].y = ait_max(acc[k].y, f.y); }
           else { acc[k].x += f.x; acc[k].y += f.y; }
         }
       }

@@ -15,11 +15,13 @@
 //  * epilogue: + bias, ReLU, round to fp16 into shared memory (conv pixels outside the conv
 //    output are written as 0: they are pool padding, and every window also holds a valid
 //    pixel >= 0 after ReLU, so 0 never wins over it); then the 3x3/2 max from shared memory.
+//    ReLU and max propagate NaN (ait_nan.h), as PyTorch does.
 #include <cuda_fp16.h>
 #include <cstdint>
 #include <climits>
 #include "ait_abi.h"
 #include "ait_pdl.h"
+#include "ait_nan.h"
 
 // Internal linkage throughout: a static local of a function with external linkage (the grid
 // cache in launch) is one STB_GNU_UNIQUE symbol shared by every model .so in the process, so a
@@ -216,8 +218,8 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
           const int ch = nt * 8 + 2 * t;
-          const float v0 = fmaxf(acc[mt][nt][2 * r] + bsm[ch], 0.f);
-          const float v1 = fmaxf(acc[mt][nt][2 * r + 1] + bsm[ch + 1], 0.f);
+          const float v0 = ait_relu(acc[mt][nt][2 * r] + bsm[ch]);
+          const float v1 = ait_relu(acc[mt][nt][2 * r + 1] + bsm[ch + 1]);
           *reinterpret_cast<__half2*>(conv + m * kConvStride + ch) =
               valid ? __floats2half2_rn(v0, v1) : __floats2half2_rn(0.f, 0.f);
         }
@@ -241,7 +243,7 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
           __half2* bh = reinterpret_cast<__half2*>(&best);
           const __half2* vh = reinterpret_cast<const __half2*>(&v);
 #pragma unroll
-          for (int k = 0; k < 4; ++k) bh[k] = __hmax2(bh[k], vh[k]);
+          for (int k = 0; k < 4; ++k) bh[k] = __hmax2_nan(bh[k], vh[k]);
         }
       const long long o = (((long long)img * s.po + pi0 + pi) * s.qo + pj0 + pj) * kOut + cv * 8;
       *reinterpret_cast<uint4*>(y + o) = best;
