@@ -351,9 +351,8 @@ def main() -> int:
         "median wall time of run_with_tensors(sync=False); *_rot: with "
         f"{ROTATING_BUFFERS} input/output pairs in turn",
         "threads": args.threads, "thread_calls": args.thread_calls,
-        # kernels that wait for their predecessors launch early: "start" (default), "trigger"
-        # or "off" (AIT_PDL)
-        "programmatic_launch": _safe(lambda: model.pdl_mode),
+        # kernels that wait for their predecessors launch early (AIT_PDL=0 turns it off)
+        "programmatic_launch": _safe(lambda: model.pdl),
         "roofline_peaks": None if args.peaks is None else {
             "tflops": args.peaks.flops_per_s / 1e12, "tbps": args.peaks.bytes_per_s / 1e12,
             "source": args.peaks.source},
@@ -361,7 +360,7 @@ def main() -> int:
     })
     print(f"[ait] {bu.gpu_name(metadata)}  ait {metadata['ait']}  "
           f"variant {variant}  batch sizes {','.join(map(str, sizes))}  "
-          f"programmatic launch {metadata['programmatic_launch']}", flush=True)
+          f"programmatic launch {'on' if metadata['programmatic_launch'] else 'off'}", flush=True)
 
     rows: list[dict] = []
     for bs in sizes:

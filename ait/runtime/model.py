@@ -95,12 +95,8 @@ class _Call:
             self.outs[i] = p
 
 
-# AIT_PDL values the runtime reads (model_runtime.h pdl_mode_from_env): the off ones turn
-# programmatic dependent launch off, "trigger" lets a kernel start only once the one before
-# hints or ends (not as soon as its blocks have started: the default), the rest keep it on.
-PDL_OFF = ("0", "false", "no", "off")
-PDL_VALUES = (*PDL_OFF, "1", "true", "yes", "on", "start", "trigger")
-PDL_MODES = ("off", "trigger", "start")  # by what ait_model_pdl returns
+# AIT_PDL values the runtime reads (model_runtime.h: the off ones turn PDL off)
+PDL_VALUES = ("0", "1", "false", "true", "no", "yes", "off", "on")
 
 class Model:
     def __init__(self, lib_path: str | Path, num_runtimes: int = 1):
@@ -111,8 +107,7 @@ class Model:
             raise AitError(f"num_runtimes must be a positive integer, got {num_runtimes!r}")
         pdl = os.environ.get("AIT_PDL")
         if pdl is not None and pdl.lower() not in PDL_VALUES:
-            raise AitError("AIT_PDL must be 0 or 1 (or false/true, no/yes, off/on), start or "
-                           f"trigger, got {pdl!r}")
+            raise AitError(f"AIT_PDL must be 0 or 1 (or false/true, no/yes, off/on), got {pdl!r}")
         self.lib_path = Path(lib_path)
         if not self.lib_path.is_file():
             raise AitError(f"compiled model {self.lib_path} does not exist")
@@ -137,10 +132,8 @@ class Model:
         self._handle = handle
         self.num_runtimes = num_runtimes
         # kernels that wait for their predecessors launch early (programmatic dependent
-        # launch, sm_90+); AIT_PDL=0 in the environment before loading turns it off.
-        # pdl_mode: "off", "trigger" (AIT_PDL=trigger) or "start" (the default on sm_90+)
-        self.pdl_mode = PDL_MODES[self._lib.ait_model_pdl(handle)]
-        self.pdl = self.pdl_mode != "off"
+        # launch, sm_90+); AIT_PDL=0 in the environment before loading turns it off
+        self.pdl = bool(self._lib.ait_model_pdl(handle))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _declare(self) -> None:

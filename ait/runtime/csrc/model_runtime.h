@@ -27,12 +27,11 @@
 // (griddepcontrol.wait before any global memory access: ait_pdl.h, CUTLASS 3.x built with
 // CUTLASS_ENABLE_GDC_FOR_SM90) says so from run_op; its launches are then replayed with
 // programmatic stream serialization, so each one's launch and prologue overlap the tail of
-// the kernel before. The first launch of a call never is. In graph mode the edge into such a
-// kernel leaves from the launch-completion port by default (PdlMode::kStart): it may start
-// as soon as every block of the kernel before has started, not only once that kernel hints
-// (CUTLASS 3.x: after its main loop) or its blocks exit (PdlMode::kTrigger, AIT_PDL=trigger).
-// Either is safe, as the kernel's griddepcontrol.wait still waits for full completion and
-// visible memory. AIT_PDL=0 in the environment at model creation turns PDL off.
+// the kernel before (graph mode: a programmatic edge from the kernel's trigger port: CUTLASS
+// 3.x hints after its main loop, other kernels when their blocks exit). The first launch of
+// a call never is. The launch-completion port (start once every block before has started)
+// measured slower: 0.295 against 0.267 ms at batch 1 (H200, 4d56607; waiting blocks holding
+// SM resources is the likely cause, not established). AIT_PDL=0 in the environment at model creation turns PDL off.
 #include <cuda_runtime.h>
 
 #include <array>
@@ -127,17 +126,13 @@ struct Context {
   std::map<DimsKey, std::unique_ptr<Plan>> plans;
 };
 
-// When a kernel that waits for its predecessors may start (see the header comment).
-enum class PdlMode : int { kOff = 0, kTrigger = 1, kStart = 2 };
-
-// AIT_PDL's value (the Python side refuses any other: model.py PDL_VALUES).
-inline PdlMode pdl_mode_from_env(int cc_major) {
+// Programmatic dependent launch: sm_90+ unless AIT_PDL is an off value (the Python side
+// refuses values other than model.py PDL_VALUES).
+inline bool pdl_from_env(int cc_major) {
   const char* v = std::getenv("AIT_PDL");
-  if (cc_major < 9) return PdlMode::kOff;
-  if (!v) return PdlMode::kStart;
   for (const char* off : {"0", "false", "no", "off"})
-    if (strcasecmp(v, off) == 0) return PdlMode::kOff;
-  return strcasecmp(v, "trigger") == 0 ? PdlMode::kTrigger : PdlMode::kStart;
+    if (v && strcasecmp(v, off) == 0) return false;
+  return cc_major >= 9;
 }
 
 struct ModelState {
@@ -154,7 +149,7 @@ struct ModelState {
   int writers_waiting = 0;
   bool writing = false;
   bool closed = false;
-  PdlMode pdl = PdlMode::kOff;  // programmatic dependent launch (sm_90+; AIT_PDL)
+  bool pdl = false;  // programmatic dependent launch (sm_90+, not turned off by AIT_PDL=0)
 
   Bindings bindings(const Context& c) const {
     Bindings b;
@@ -325,9 +320,9 @@ inline cudaKernelNodeParams node_params(const Launch& l, void** args) {
 }
 
 // Adds launch `l` to `g` after `prev` (none: a root). A kernel that waits for its predecessors
-// gets a programmatic edge under PDL, from the port `mode` names; any other a full edge.
+// gets a programmatic edge when `pdl`; any other a full edge.
 inline cudaError_t add_kernel_node(cudaGraph_t g, const Launch& l, cudaGraphNode_t prev,
-                                   PdlMode mode, cudaGraphNode_t* node) {
+                                   bool pdl, cudaGraphNode_t* node) {
   void* args[kMaxKernelArgs];
   cudaKernelNodeParams np = node_params(l, args);
   cudaError_t e = cudaGraphAddKernelNode(node, g, nullptr, 0, &np);
@@ -335,9 +330,8 @@ inline cudaError_t add_kernel_node(cudaGraph_t g, const Launch& l, cudaGraphNode
     if (e == cudaSuccess) e = cudaGraphKernelNodeSetAttribute(*node, a.id, &a.val);
   if (e != cudaSuccess || !prev) return e;
   cudaGraphEdgeData edge{};  // zero: full completion of `prev`, memory visible
-  if (mode != PdlMode::kOff && l.waits) {
-    edge.from_port = mode == PdlMode::kStart ? cudaGraphKernelNodePortLaunchCompletion
-                                             : cudaGraphKernelNodePortProgrammatic;
+  if (pdl && l.waits) {
+    edge.from_port = cudaGraphKernelNodePortProgrammatic;
     edge.type = cudaGraphDependencyTypeProgrammatic;
   }
   return cudaGraphAddDependencies(g, &prev, node, &edge, 1);
@@ -407,7 +401,7 @@ inline int launch_op(ModelState& m, Context& c, Plan& p, int op, const Pointers&
     if (rc != AIT_OK) return rc;
   }
   for (const Launch& l : *launches) {
-    cudaError_t e = replay(l, stream, m.pdl != PdlMode::kOff && l.waits && !*first);
+    cudaError_t e = replay(l, stream, m.pdl && l.waits && !*first);
     *first = false;
     if (e != cudaSuccess)
       return set_error(AIT_ERR_LAUNCH, "op %d (%s) failed to launch: %s", op, kOpNames[op],
@@ -680,7 +674,7 @@ int ait_model_create(void** handle, int num_runtimes) {
   int cc_major = 0;
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, m->device);
-  m->pdl = ait::pdl_mode_from_env(cc_major);
+  m->pdl = ait::pdl_from_env(cc_major);
   size_t kws = 0;  // the largest kernel workspace any chosen kernel asks for at any bucket
   for (int p = 0; p < kNumProbes; ++p)
     for (int i = 0; i < kNumOps; ++i) {
@@ -748,10 +742,7 @@ int ait_model_destroy(void* handle) {
 
 int ait_model_device(void* handle) { return static_cast<ait::ModelState*>(handle)->device; }
 
-// 0: PDL off, 1: kernels start when the one before triggers, 2: once its blocks have started.
-int ait_model_pdl(void* handle) {
-  return static_cast<int>(static_cast<ait::ModelState*>(handle)->pdl);
-}
+int ait_model_pdl(void* handle) { return static_cast<ait::ModelState*>(handle)->pdl ? 1 : 0; }
 
 int ait_model_num_runtimes(void* handle) {
   return static_cast<int>(static_cast<ait::ModelState*>(handle)->ctxs.size());
