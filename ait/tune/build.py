@@ -84,8 +84,9 @@ class Unit:
 def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None = None,
                       workers: int | None = None) -> list[Unit]:
     """Group the unique `candidates` into translation units of at most `per_tu` kernels that
-    share a group_key, in the order of each unit's first kernel. With `workers` (the compile
-    jobs), while there are more Hopper units than workers the two smallest of one kernel
+    share a group_key, in the order of each unit's first kernel; Hopper units of one kernel
+    are then paired within their class (_paired_singles; not with per_tu = 1). With
+    `workers` (the compile jobs), while there are more Hopper units than workers the two smallest of one kernel
     class are merged: a further tile costs a TU ~6-10 s against ~26 s alone, so with too few
     cores fewer, longer TUs finish sooner. A unit's source is its members' own sources,
     sorted by name, one after the other (each kernel lives in its own namespace and exports
@@ -101,6 +102,8 @@ def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None 
         n = -(-len(members) // per_tu)  # as few units as the cap allows, balanced in size
         members = sorted(members, key=lambda c: c.name)
         chunks += [members[i * len(members) // n:(i + 1) * len(members) // n] for i in range(n)]
+    if per_tu > 1:
+        chunks = _paired_singles(chunks)
     if workers:
         chunks = _merged_for(chunks, workers)
     units = [_unit(chunk) for chunk in chunks]
@@ -108,6 +111,26 @@ def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None 
 
 
 HEAVY_COST = 5.0  # a Hopper kernel's compile_cost: a TU of its own costs ~26 s here
+
+
+def _paired_singles(chunks: list[list[KernelCandidate]]) -> list[list[KernelCandidate]]:
+    """Hopper units of a single kernel merged two by two within a kernel class (by name, so
+    the pairs depend only on the set): such a unit pays the ~8.5 s header parse and the host
+    side for one kernel, so two 3.x conv tiles in one TU cost 35.9 CPU s here against 25.7 +
+    ~26 apart (docs/compile_time.md), about the costliest unit of several epilogues (the
+    gemm3x 128x256 tu4: 34.3 s). The build is throughput-bound, so ~16 s saved per pair is
+    ~16 s of the build's CPU; the longest object grows by ~5% at most."""
+    singles: dict[type, list[list[KernelCandidate]]] = {}
+    out = []
+    for chunk in chunks:
+        if len(chunk) == 1 and chunk[0].compile_cost >= HEAVY_COST:
+            singles.setdefault(type(chunk[0]), []).append(chunk)
+        else:
+            out.append(chunk)
+    for same in singles.values():
+        same = sorted(same, key=lambda ch: ch[0].name)
+        out += [sum(same[i:i + 2], []) for i in range(0, len(same), 2)]
+    return out
 
 
 def _merged_for(chunks: list[list[KernelCandidate]], workers: int

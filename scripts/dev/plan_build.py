@@ -29,14 +29,18 @@ from ait.tune.candidates import all_candidates_for, candidates_for  # noqa: E402
 from modeling.resnet import build_resnet_graph  # noqa: E402
 
 # CPU seconds on the 2-core dev machine (docs/compile_time.md, "Inside nvcc, step by step")
-CPU_S = {"heavy": 27.0, "heavy_extra": 1.5, "light": 4.5, "light_extra": 0.4,
-         "gemv": 0.7, "main": 1.8}
+# and of this change's measurements: a further tile in a Hopper unit ~+10 s, a further
+# epilogue of one tile ~+1.5 s.
+CPU_S = {"heavy": 27.0, "heavy_extra": 1.5, "heavy_tile": 10.0, "light": 4.5,
+         "light_extra": 0.4, "gemv": 0.7, "main": 1.8}
 
 
-def estimate(unit) -> float:
+def estimate(unit, by_name) -> float:
     n = len(unit.members)
     if unit.source.cost >= build_mod.HEAVY_COST:
-        return CPU_S["heavy"] + CPU_S["heavy_extra"] * (n - 1)
+        tiles = len({build_mod.group_key(by_name[m]) for m in unit.members})
+        return (CPU_S["heavy"] + CPU_S["heavy_tile"] * (tiles - 1)
+                + CPU_S["heavy_extra"] * (n - tiles))
     if unit.source.cost < 0.5:
         return CPU_S["gemv"] * n
     return CPU_S["light"] + CPU_S["light_extra"] * (n - 1)
@@ -58,7 +62,8 @@ def plan(model: str, batch: tuple[int, int], jobs: int, full: bool):
         [c for spec in order for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)],
         workers=build_mod.hopper_units(jobs))
     pairs = sum(len(cands[r]) for r in requests)
-    return target, requests, order, units, pairs
+    by_name = {c.name: c for r in requests for c in cands[r]}
+    return target, requests, order, units, pairs, by_name
 
 
 def main() -> None:
@@ -71,10 +76,10 @@ def main() -> None:
     a = ap.parse_args()
     if a.all:
         os.environ["AIT_ALL_CANDIDATES"] = "1"
-    target, requests, specs, units, pairs = plan(a.model, tuple(a.batch), a.jobs, a.all)
+    target, requests, specs, units, pairs, by_name = plan(a.model, tuple(a.batch), a.jobs, a.all)
     total = 0.0
     for u in sorted(units, key=lambda u: -u.source.cost):
-        est = estimate(u)
+        est = estimate(u, by_name)
         total += est
         print(f"unit cost {u.source.cost:5.2f} ~{est:5.1f} CPU s  {len(u.members)} kernel(s): "
               f"{', '.join(u.members)}")
