@@ -189,3 +189,58 @@ def test_hopper_units_env(monkeypatch):
     assert build_mod.hopper_units(15) == 15
     monkeypatch.setenv("AIT_HOPPER_UNITS", "4")
     assert build_mod.hopper_units(15) == 4
+
+
+def test_a_spec_is_linked_as_soon_as_its_objects_are_done(monkeypatch, tmp_path):
+    """A spec whose units are compiled is linked and handed to on_ready before an earlier
+    spec that still waits for a unit: the gemm3x units hold up no 3x3 conv profiler."""
+    import threading
+    from concurrent.futures import Future
+
+    from ait.backend.kernel import Family
+    from ait.tune.build import ProfilerSpec, build_profilers
+
+    pointwise_relu = pointwise(BIAS_RELU)
+    slow = {u.source.name for u in translation_units(pointwise_relu)
+            if any("gemm3x" in m for m in u.members)}
+    assert slow
+    held: list[Future] = []
+    ready: list[str] = []
+    released = threading.Event()
+
+    def fake_submit(pool, target, sources, **kw):
+        futures = []
+        for s in sources:
+            f = Future()
+            if s.name in slow:
+                held.append(f)
+            else:
+                f.set_result(tmp_path / f"{s.name}.o")
+            futures.append(f)
+        return futures
+
+    def release():
+        if not released.is_set():
+            released.set()
+            for f in held:
+                f.set_result(tmp_path / "slow.o")
+
+    def on_ready(spec, prof):
+        ready.append(spec.epilogue.tag if spec.family is Family.CONV2D else "gemm")
+        if ready == ["gemm"]:  # the second spec first: now let the first one's units finish
+            release()
+
+    timer = threading.Timer(5.0, release)  # a build that waits in spec order ends too
+    timer.start()
+
+    monkeypatch.setattr(build_mod.nvcc, "submit_objects", fake_submit)
+    monkeypatch.setattr(build_mod.nvcc, "link_executable", lambda target, objs, exe: exe)
+    gemm = candidates_for(H100, GemmRequest.of(BIAS, 1024, 1000, 2048))
+    specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(pointwise_relu)),
+             ProfilerSpec(Family.GEMM, BIAS, tuple(gemm))]
+    try:
+        out = build_profilers(H100, specs, on_ready=on_ready, jobs=16)
+    finally:
+        timer.cancel()
+    assert ready == ["gemm", "bias_relu"]
+    assert set(out) == set(specs) and all(p.names for p in out.values())

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,10 +265,11 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                     jobs: int | None = None) -> dict[ProfilerSpec, Profiler]:
     """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
-    Specs are finished in the order given: the Hopper translation units are queued first
-    (in spec order, the costliest first within a spec), then each spec's other units and its
-    main, spec by spec; `on_ready(spec, profiler)` is called as each profiler is linked, so
-    the caller can profile while later specs still compile. A kernel that fails
+    Compiles are queued in the order given: the Hopper translation units first (in spec
+    order, the costliest first within a spec), then each spec's other units and its main,
+    spec by spec; each spec is linked as soon as its objects are compiled (_as_ready: in
+    the order given among those ready together) and `on_ready(spec, profiler)` is called as
+    each profiler is linked, so the caller can profile while later specs still compile. A kernel that fails
     to compile is left out of its profilers with a warning (its error is kept in
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
@@ -305,9 +306,8 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
             f.add_done_callback(lambda _: bar.update())
         warned: set[str] = set()
         done: dict[ProfilerSpec, Future] = {}
-        for spec in specs:
+        for spec in _as_ready(specs, objects, mains):
             names = list(dict.fromkeys(c.name for c in spec.candidates))
-            wait([objects[n] for n in names])
             if nvcc.cancelled():  # Ctrl-C: the failures are the cancellation, not the kernels
                 raise nvcc.BuildCancelled("building profilers: interrupted; queued compiles "
                                           "cancelled")
@@ -335,6 +335,25 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     log.info("profilers: %d built in %.1f s (%d objects compiled)", len(specs),
              time.perf_counter() - start, len(pending))
     return out
+
+
+def _as_ready(specs: Sequence[ProfilerSpec], objects: dict[str, Future],
+              mains: dict[ProfilerSpec, Future]):
+    """The specs in the order their objects (kernels and main) finish, the given order among
+    those ready together: a spec whose units are done is linked (and profiled) at once, not
+    after an earlier spec that waits for a later unit (the 3x3 convs' Hopper stage needs no
+    gemm3x unit, the 1x1 convs' none of the few-stage tiles)."""
+    left = list(specs)
+    needs = {spec: [objects[c.name] for c in spec.candidates] + [mains[spec]] for spec in specs}
+    while left:
+        ready = [spec for spec in left if all(f.done() for f in needs[spec])]
+        if not ready:
+            wait({f for spec in left for f in needs[spec] if not f.done()},
+                 return_when=FIRST_COMPLETED)
+            continue
+        for spec in ready:
+            left.remove(spec)
+            yield spec
 
 
 def _member_objects(pool: ThreadPoolExecutor, target: Target, units: Sequence[Unit],
