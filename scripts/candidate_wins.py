@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -100,10 +101,19 @@ def main(argv=None) -> int:
         arch = 90 if str(meta.get("gpu", {}).get("capability", "9.0")).startswith("9") else 80
         target = Target.for_arch(arch, use_fp16_acc=bool(meta.get("use_fp16_acc")))
         key = (meta.get("model", "resnet50"), tuple(meta["batch_range"]), meta.get("stem"),
-               meta.get("image_size", 224))
+               meta.get("image_size", 224), bool(meta.get("fuse_stem", False)))
         if key not in graphs:
             _, y = build_resnet_graph(key[0], key[1], key[3], 1000, stem=key[2])
-            g = build_graph(y)
+            # runs from before the fuse_stem pass name the ops of the unfused graph
+            saved = os.environ.get("AIT_FUSE_STEM")
+            os.environ["AIT_FUSE_STEM"] = "1" if key[4] else "0"
+            try:
+                g = build_graph(y)
+            finally:
+                if saved is None:
+                    os.environ.pop("AIT_FUSE_STEM")
+                else:
+                    os.environ["AIT_FUSE_STEM"] = saved
             reqs = kernel_requests(g)
             graphs[key] = {op.name: dict(reqs[op._uid]) for op in g.ops if op._uid in reqs}
         for op, kb in meta["kernels"].items():

@@ -53,7 +53,18 @@ def test_a_unit_holds_the_epilogues_of_one_kernel():
 def test_the_cap_splits_groups_evenly(monkeypatch):
     cands = [c for ep in EPILOGUES for c in pointwise(ep)]
     units = translation_units(cands, per_tu=2)
-    assert sorted(len(u.members) for u in units) == sorted([1, 2] * len(pointwise(BIAS)))
+    by_name = {c.name: c for c in cands}
+    light = [u for u in units if u.source.cost < build_mod.HEAVY_COST]
+    n_light = len([c for c in pointwise(BIAS) if c.compile_cost < build_mod.HEAVY_COST])
+    assert sorted(len(u.members) for u in light) == sorted([1, 2] * n_light)
+    # each Hopper tile: two epilogues in one unit, the third alone; those singles are paired
+    # within their class (a class with an odd number keeps one single)
+    heavy = [u for u in units if u.source.cost >= build_mod.HEAVY_COST]
+    assert all(len(u.members) == 2 for u in heavy if len({group_key(by_name[m])
+                                                          for m in u.members}) == 1)
+    classes = {type(by_name[m]) for u in heavy for m in u.members}
+    assert len([u for u in heavy if len(u.members) == 1]) <= len(classes)
+    assert sorted(m for u in units for m in u.members) == sorted(by_name)
     monkeypatch.setenv("AIT_KERNELS_PER_TU", "1")
     singles = translation_units(cands)
     assert all(len(u.members) == 1 and u.source.text == u.singles[0].text for u in singles)
@@ -125,7 +136,7 @@ def test_build_queues_hopper_units_first_then_each_spec_s_light_units_and_main(
     mains = [i for i, name in enumerate(queued) if name.startswith("profiler_")]
     assert len(mains) == 4 and mains[-1] == len(queued) - 1
     assert queued[:len(heavy)] == heavy  # all of them first, the last spec's one too
-    assert any(units[n].members == (narrow[-1].name,) for n in heavy)  # 3.x 128x64, K = 64
+    assert any(narrow[-1].name in units[n].members for n in heavy)  # 3.x 128x64, K = 64
     costs = [units[n].source.cost for n in heavy]
     first_spec = [n for n in heavy if set(units[n].members) & {c.name for c in relu}]
     assert [units[n].source.cost for n in first_spec] == sorted(
@@ -154,7 +165,82 @@ def test_too_few_cores_merge_hopper_units_of_one_class():
         [u for u in plenty if u.source.cost < build_mod.HEAVY_COST]
 
 
+def test_single_kernel_hopper_units_are_paired_within_their_class(monkeypatch):
+    """The 3x3 bias_relu conv's few-stage and 128x64 3.x tiles have one epilogue each: their
+    one-kernel units are merged two by two (by name), never across kernel classes, never
+    with AIT_KERNELS_PER_TU=1; the unit set does not depend on the input order."""
+    narrow = candidates_for(H100, ConvRequest.of(BIAS_RELU, 8, 56, 56, 64, 64, 3, 3, (1, 1)))
+    heavy = sorted((c for c in narrow if c.compile_cost >= build_mod.HEAVY_COST),
+                   key=lambda c: c.name)
+    assert len(heavy) == 4 and len({type(c) for c in heavy}) == 1
+    units = [u for u in translation_units(narrow) if u.source.cost >= build_mod.HEAVY_COST]
+    assert sorted(u.members for u in units) == [(heavy[0].name, heavy[1].name),
+                                                (heavy[2].name, heavy[3].name)]
+    assert {u.source for u in translation_units(narrow[::-1])} == \
+        {u.source for u in translation_units(narrow)}
+    gemm = candidates_for(H100, GemmRequest.of(BIAS, 1024, 1000, 2048))
+    mixed = [u for u in translation_units([heavy[0], *gemm])]
+    assert (heavy[0].name,) in [u.members for u in mixed]  # no other 3.x single to pair with
+    monkeypatch.setenv("AIT_KERNELS_PER_TU", "1")
+    assert all(len(u.members) == 1 for u in translation_units(narrow))
+
+
 def test_hopper_units_env(monkeypatch):
     assert build_mod.hopper_units(15) == 15
     monkeypatch.setenv("AIT_HOPPER_UNITS", "4")
     assert build_mod.hopper_units(15) == 4
+
+
+def test_a_spec_is_linked_as_soon_as_its_objects_are_done(monkeypatch, tmp_path):
+    """A spec whose units are compiled is linked and handed to on_ready before an earlier
+    spec that still waits for a unit: the gemm3x units hold up no 3x3 conv profiler."""
+    import threading
+    from concurrent.futures import Future
+
+    from ait.backend.kernel import Family
+    from ait.tune.build import ProfilerSpec, build_profilers
+
+    pointwise_relu = pointwise(BIAS_RELU)
+    slow = {u.source.name for u in translation_units(pointwise_relu)
+            if any("gemm3x" in m for m in u.members)}
+    assert slow
+    held: list[Future] = []
+    ready: list[str] = []
+    released = threading.Event()
+
+    def fake_submit(pool, target, sources, **kw):
+        futures = []
+        for s in sources:
+            f = Future()
+            if s.name in slow:
+                held.append(f)
+            else:
+                f.set_result(tmp_path / f"{s.name}.o")
+            futures.append(f)
+        return futures
+
+    def release():
+        if not released.is_set():
+            released.set()
+            for f in held:
+                f.set_result(tmp_path / "slow.o")
+
+    def on_ready(spec, prof):
+        ready.append(spec.epilogue.tag if spec.family is Family.CONV2D else "gemm")
+        if ready == ["gemm"]:  # the second spec first: now let the first one's units finish
+            release()
+
+    timer = threading.Timer(5.0, release)  # a build that waits in spec order ends too
+    timer.start()
+
+    monkeypatch.setattr(build_mod.nvcc, "submit_objects", fake_submit)
+    monkeypatch.setattr(build_mod.nvcc, "link_executable", lambda target, objs, exe: exe)
+    gemm = candidates_for(H100, GemmRequest.of(BIAS, 1024, 1000, 2048))
+    specs = [ProfilerSpec(Family.CONV2D, BIAS_RELU, tuple(pointwise_relu)),
+             ProfilerSpec(Family.GEMM, BIAS, tuple(gemm))]
+    try:
+        out = build_profilers(H100, specs, on_ready=on_ready, jobs=16)
+    finally:
+        timer.cancel()
+    assert ready == ["gemm", "bias_relu"]
+    assert set(out) == set(specs) and all(p.names for p in out.values())

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +84,9 @@ class Unit:
 def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None = None,
                       workers: int | None = None) -> list[Unit]:
     """Group the unique `candidates` into translation units of at most `per_tu` kernels that
-    share a group_key, in the order of each unit's first kernel. With `workers` (the compile
-    jobs), while there are more Hopper units than workers the two smallest of one kernel
+    share a group_key, in the order of each unit's first kernel; Hopper units of one kernel
+    are then paired within their class (_paired_singles; not with per_tu = 1). With
+    `workers` (the compile jobs), while there are more Hopper units than workers the two smallest of one kernel
     class are merged: a further tile costs a TU ~6-10 s against ~26 s alone, so with too few
     cores fewer, longer TUs finish sooner. A unit's source is its members' own sources,
     sorted by name, one after the other (each kernel lives in its own namespace and exports
@@ -101,6 +102,8 @@ def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None 
         n = -(-len(members) // per_tu)  # as few units as the cap allows, balanced in size
         members = sorted(members, key=lambda c: c.name)
         chunks += [members[i * len(members) // n:(i + 1) * len(members) // n] for i in range(n)]
+    if per_tu > 1:
+        chunks = _paired_singles(chunks)
     if workers:
         chunks = _merged_for(chunks, workers)
     units = [_unit(chunk) for chunk in chunks]
@@ -108,6 +111,26 @@ def translation_units(candidates: Sequence[KernelCandidate], per_tu: int | None 
 
 
 HEAVY_COST = 5.0  # a Hopper kernel's compile_cost: a TU of its own costs ~26 s here
+
+
+def _paired_singles(chunks: list[list[KernelCandidate]]) -> list[list[KernelCandidate]]:
+    """Hopper units of a single kernel merged two by two within a kernel class (by name, so
+    the pairs depend only on the set): such a unit pays the ~8.5 s header parse and the host
+    side for one kernel, so two 3.x conv tiles in one TU cost 35.9 CPU s here against 25.7 +
+    ~26 apart (docs/compile_time.md), about the costliest unit of several epilogues (the
+    gemm3x 128x256 tu4: 34.3 s). The build is throughput-bound, so ~16 s saved per pair is
+    ~16 s of the build's CPU; the longest object grows by ~5% at most."""
+    singles: dict[type, list[list[KernelCandidate]]] = {}
+    out = []
+    for chunk in chunks:
+        if len(chunk) == 1 and chunk[0].compile_cost >= HEAVY_COST:
+            singles.setdefault(type(chunk[0]), []).append(chunk)
+        else:
+            out.append(chunk)
+    for same in singles.values():
+        same = sorted(same, key=lambda ch: ch[0].name)
+        out += [sum(same[i:i + 2], []) for i in range(0, len(same), 2)]
+    return out
 
 
 def _merged_for(chunks: list[list[KernelCandidate]], workers: int
@@ -242,10 +265,11 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                     jobs: int | None = None) -> dict[ProfilerSpec, Profiler]:
     """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
-    Specs are finished in the order given: the Hopper translation units are queued first
-    (in spec order, the costliest first within a spec), then each spec's other units and its
-    main, spec by spec; `on_ready(spec, profiler)` is called as each profiler is linked, so
-    the caller can profile while later specs still compile. A kernel that fails
+    Compiles are queued in the order given: the Hopper translation units first (in spec
+    order, the costliest first within a spec), then each spec's other units and its main,
+    spec by spec; each spec is linked as soon as its objects are compiled (_as_ready: in
+    the order given among those ready together) and `on_ready(spec, profiler)` is called as
+    each profiler is linked, so the caller can profile while later specs still compile. A kernel that fails
     to compile is left out of its profilers with a warning (its error is kept in
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
@@ -282,9 +306,8 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
             f.add_done_callback(lambda _: bar.update())
         warned: set[str] = set()
         done: dict[ProfilerSpec, Future] = {}
-        for spec in specs:
+        for spec in _as_ready(specs, objects, mains):
             names = list(dict.fromkeys(c.name for c in spec.candidates))
-            wait([objects[n] for n in names])
             if nvcc.cancelled():  # Ctrl-C: the failures are the cancellation, not the kernels
                 raise nvcc.BuildCancelled("building profilers: interrupted; queued compiles "
                                           "cancelled")
@@ -312,6 +335,25 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     log.info("profilers: %d built in %.1f s (%d objects compiled)", len(specs),
              time.perf_counter() - start, len(pending))
     return out
+
+
+def _as_ready(specs: Sequence[ProfilerSpec], objects: dict[str, Future],
+              mains: dict[ProfilerSpec, Future]):
+    """The specs in the order their objects (kernels and main) finish, the given order among
+    those ready together: a spec whose units are done is linked (and profiled) at once, not
+    after an earlier spec that waits for a later unit (the 3x3 convs' Hopper stage needs no
+    gemm3x unit, the 1x1 convs' none of the few-stage tiles)."""
+    left = list(specs)
+    needs = {spec: [objects[c.name] for c in spec.candidates] + [mains[spec]] for spec in specs}
+    while left:
+        ready = [spec for spec in left if all(f.done() for f in needs[spec])]
+        if not ready:
+            wait({f for spec in left for f in needs[spec] if not f.done()},
+                 return_when=FIRST_COMPLETED)
+            continue
+        for spec in ready:
+            left.remove(spec)
+            yield spec
 
 
 def _member_objects(pool: ThreadPoolExecutor, target: Target, units: Sequence[Unit],

@@ -39,7 +39,8 @@ def main() -> None:
     ap.add_argument("--cold", action="store_true")
     ap.add_argument("--arch", type=int, default=90)
     ap.add_argument("extra", nargs="*")
-    a = ap.parse_args()
+    a, rest = ap.parse_known_args()
+    a.extra += [x for x in rest if x != "--"]
     t = Target.for_arch(a.arch)
     flags = [*nvcc.compile_flags(t, a.cold), *a.extra]
     with tempfile.TemporaryDirectory() as keep:

@@ -12,9 +12,10 @@ from ait.ops.conv2d.op import conv_out_size
 from ait.ops.conv2d.request import ConvRequest
 
 # The most SMs of any part per arch (sm_90: H100 SXM / H200 132; sm_80: A100 108), and how many
-# waves of them a split-K grid may fill: see _split_k_beyond.
+# waves of them a split-K grid may fill: see _split_k_beyond (sm_90: measured, one wave; sm_80:
+# not measured, two).
 MAX_SMS = {80: 108, 90: 132}
-SPLIT_K_WAVES = 2
+SPLIT_K_WAVES = {80: 2, 90: 1}
 
 
 def _hopper_offered(r: KernelRequest) -> bool:
@@ -27,10 +28,24 @@ def _conv2x(c: KernelCandidate, iterator: conv2x.Iterator) -> bool:
     return isinstance(c, conv2x.Conv2dCutlass2x) and c.iterator is iterator
 
 
+def _gather_gemm_offered(cands) -> bool:
+    return any(isinstance(o, gemm3x.Conv2dGemm3x) and o.strided for o in cands)
+
+
 def _wide_2x(r, c, cands) -> bool:
+    """Strided 1x1 convs keep the wide tiles only when the list lacks the gather + GEMM
+    kernels (which took every such conv since they exist)."""
     return _hopper_offered(r) and _conv2x(c, conv2x.Iterator.OPTIMIZED) \
         and c.tile.shape[1] >= 128 \
-        and not gemm3x.is_strided_pointwise(r.r, r.s, r.stride, r.pad, r.dilation)
+        and (not gemm3x.is_strided_pointwise(r.r, r.s, r.stride, r.pad, r.dilation)
+             or _gather_gemm_offered(cands))
+
+
+def _tall_2x(r, c, cands) -> bool:
+    """The 2.x Optimized 256x64x32 tile (4x1 warps) where the Hopper kernels are offered and
+    C is at least a K step (not the s2d stem's 16 channels, the one conv it still wins)."""
+    return _hopper_offered(r) and _conv2x(c, conv2x.Iterator.OPTIMIZED) \
+        and c.tile.shape[:2] == (256, 64) and r.c >= conv2x.SMALL_C
 
 
 def _deep_k_2x(r, c, cands) -> bool:
@@ -83,24 +98,37 @@ def _tall_3x_conv(r, c, cands) -> bool:
                and _same_kind(c, o) and r.k >= m for o in cands)
 
 
-def _split_k_beyond(sms: int) -> DropFn:
-    """Split-K candidates whose grid (output tiles x slices) exceeds SPLIT_K_WAVES waves of
-    `sms` SMs at the request's batch: the unsplit output already has tiles enough to fill the
-    GPU, so slicing the K loop only adds the partials' traffic and a second launch."""
+def _split_k_beyond(sms: int, waves: int) -> DropFn:
+    """Split-K candidates whose grid (output tiles x slices) exceeds `waves` waves of `sms`
+    SMs at the request's batch: the unsplit output already has tiles enough to fill the GPU,
+    so slicing the K loop further only adds the partials' traffic and a second launch, and a
+    grid beyond one wave runs a partial tail wave of slices."""
     def drops(r, c, cands) -> bool:
         if not isinstance(c, splitk.Conv2dSplitK) or not isinstance(r, ConvRequest):
             return False
         p = conv_out_size(r.h, r.r, r.pad[0], r.stride[0], r.dilation[0])
         q = conv_out_size(r.w, r.s, r.pad[1], r.stride[1], r.dilation[1])
-        return c.ctas(r.n * p * q, r.k) > SPLIT_K_WAVES * sms
+        return c.ctas(r.n * p * q, r.k) > waves * sms
     return drops
 
 
-_SPLIT_K_EVIDENCE = (
+def _split_k_two(r, c, cands) -> bool:
+    """Split-K with 2 slices where the Hopper kernels are offered."""
+    return isinstance(c, splitk.Conv2dSplitK) and c.split_k == 2 and _hopper_offered(r)
+
+
+_SPLIT_K_EVIDENCE_SM80 = (
     "parallel split-K conv kernels where output tiles x slices exceed two waves of the "
-    "part's SMs: structural, not measured yet (the candidates are new, issue 10 item 4). At "
-    "batch 1 the layer-3/4 convs have 8-64 tiles of 64x64 for 132 SMs and keep their splits; "
-    "at batch 32 and above no ResNet conv keeps any")
+    "part's SMs: structural, not measured on an A100 (the sm_90 rule has the H200 figures). "
+    "At batch 1 the layer-3/4 convs have 8-64 tiles of 64x64 for 108 SMs and keep their "
+    "splits; at batch 32 and above no ResNet conv keeps any")
+_SPLIT_K_EVIDENCE_SM90 = (
+    "parallel split-K conv kernels where output tiles x slices exceed one wave of 132 SMs "
+    "(H100 SXM / H200): with more CTAs than SMs the last slices run as a partial tail wave. "
+    "Measured (docs/results/h200-2026-12-01b, profile cache of 8271739: every candidate's "
+    "time per ResNet-50 problem, batch 1-256, then with two waves allowed): of the 198 "
+    "split-K timings, the 69 with a grid of 133-264 CTAs never won nor came within 5% of the "
+    "winner (best 1.061x); all 11 split-K wins had 64-128 CTAs")
 
 RULES: tuple[Rule, ...] = (
     Rule("sm90-2x-conv-wide-n", 90, _wide_2x,
@@ -111,8 +139,11 @@ RULES: tuple[Rule, ...] = (
          "within 5% of the winner. Every 2.x win on sm_90 was an N = 64 tile on a K = 64 "
          "conv, but one: 128x256x32 won the stride-2 1x1 convs (56x56 256 -> 512, batch "
          "32-256) at e7e49dd, before the gather + GEMM candidates existed. Those went to "
-         "conv2d_gemm3x_s in both later runs, by an unrecorded margin, so strided 1x1 convs "
-         "keep the wide tiles."),
+         "conv2d_gemm3x_s in every later run; in the profile cache of 8271739 (docs/results/"
+         "h200-2026-12-01b) the wide tiles were timed on the 27 strided 1x1 problems (batch "
+         "1-256) and never won (128x128x32: never within 5%, best 1.099x; 128x256x32: best "
+         "1.015x, once): strided 1x1 convs keep them only where the gather + GEMM kernels "
+         "are not offered."),
     Rule("sm90-2x-conv-deep-k", 90, _deep_k_2x,
          "the 2.x Optimized conv tile with a 64-deep K step (128x64x64, added for the s2d "
          "stem's 16 channels x 16 taps) where the Hopper kernels are offered: never won (the "
@@ -130,6 +161,24 @@ RULES: tuple[Rule, ...] = (
          "the 3.x conv 128x64x64 tile at K >= 128, where 64x128x64 has the same area and "
          "wastes no column: it won only K = 64 convs (layer1, batch 4-16), never a K >= 128 "
          "one, and never a bias (shortcut) conv"),
-    Rule("sm90-split-k-waves", 90, _split_k_beyond(MAX_SMS[90]), _SPLIT_K_EVIDENCE),
-    Rule("sm80-split-k-waves", 80, _split_k_beyond(MAX_SMS[80]), _SPLIT_K_EVIDENCE),
+    Rule("sm90-2x-conv-256x64", 90, _tall_2x,
+         "the 2.x Optimized 256x64x32 tile where the Hopper kernels are offered, but for "
+         "convs with C < 32 (the s2d stem, which it won at batch 2-256 in every unfused run). "
+         "It won the 3x3 64 -> 64 convs at batch 32-256 in the runs up to 2c44b4d, before the "
+         "few-stage 3.x tiles (41a4158); since then it never won a conv with C >= 32: in the "
+         "profile cache of 8271739 (docs/results/h200-2026-12-01b) it was timed on all 207 "
+         "ResNet-50 convs, batch 1-256, never within 5% of the winner (best 1.084x, the "
+         "3x3 64 -> 64 convs at batch 32-256 1.14-1.24x behind the 3.x 128x64x64 4-stage "
+         "tile)"),
+    Rule("sm90-split-k-two", 90, _split_k_two,
+         "split-K with 2 slices where the Hopper kernels are offered: the slices at most halve "
+         "a 2.x CTA's K loop, and the unsplit 2.x 64x64x32 tile is 1.24-2.9x behind the "
+         "winner on every conv that gets split candidates. In the profile cache of 8271739 "
+         "(docs/results/h200-2026-12-01b) the 2-slice kernels (both tiles) were timed 106 "
+         "times on ResNet-50 convs at batch 1-16 (16-256 CTAs), never won, never within 12% "
+         "(best 1.125x); the 11 split-K wins were 4, 8 and 16 slices"),
+    Rule("sm90-split-k-waves", 90, _split_k_beyond(MAX_SMS[90], SPLIT_K_WAVES[90]),
+         _SPLIT_K_EVIDENCE_SM90),
+    Rule("sm80-split-k-waves", 80, _split_k_beyond(MAX_SMS[80], SPLIT_K_WAVES[80]),
+         _SPLIT_K_EVIDENCE_SM80),
 )
