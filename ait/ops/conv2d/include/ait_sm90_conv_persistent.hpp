@@ -17,8 +17,9 @@
 //   (cutlass/conv/collective/builders/sm90_gmma_builder.inl, GMMA_TMA_WS_SS_FPROP) would build,
 //   fprop only, with the 2x1x1 warpgroup layout it picks for the cooperative tag: CUTLASS's own
 //   CollectiveConv<MainloopSm90TmaGmmaWarpSpecializedImplicitGemm<...>> (im2col TMA for A).
-// - Sm90ConvFpropPersistentCooperative: cutlass/gemm/kernel/sm90_gemm_tma_warpspecialized_
-//   cooperative.hpp (GemmUniversal, cooperative) with the conv problem-shape handling of
+// - Sm90ConvFpropPersistentCooperative: the cooperative GemmUniversal of
+//   cutlass/gemm/kernel/sm90_gemm_tma_warpspecialized_cooperative.hpp with the conv
+//   problem-shape handling of
 //   cutlass/gemm/kernel/sm90_gemm_tma_warpspecialized.hpp (IsConvProblemShape): Params hold the
 //   linearized (M, N, (C,S,R), 1) shape from get_problem_shape_MNKL_helper, the mainloop gets the
 //   ConvProblemShape, the epilogue the transformed shape ((Q,P,N), K, (C,S,R), 1) from
