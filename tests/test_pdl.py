@@ -39,6 +39,7 @@ def test_which_kernel_classes_wait():
     # CUTLASS 3.x kernels wait (built with CUTLASS_ENABLE_GDC_FOR_SM90); 2.x kernels do not
     assert "-DCUTLASS_ENABLE_GDC_FOR_SM90" in BASE_FLAGS
     assert cutlass3x.Conv2dCutlass3x.waits_for_prior_grids
+    assert cutlass3x.Conv2dCutlass3xPersistent.waits_for_prior_grids  # every warp waits first
     assert gemm3x.Conv2dGemm3x.waits_for_prior_grids
     assert gemv.GemmRcrGemv.waits_for_prior_grids
     assert not cutlass2x.Conv2dCutlass2x.waits_for_prior_grids

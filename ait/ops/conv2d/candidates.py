@@ -7,12 +7,15 @@ from ait.backend.target import Target
 from ait.ops.conv2d import cutlass2x, cutlass3x, gemm3x, splitk
 from ait.ir.epilogue import Epilogue
 
-Conv2dCandidate = (cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x | gemm3x.Conv2dGemm3x
+Conv2dCandidate = (cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x
+                   | cutlass3x.Conv2dCutlass3xPersistent | gemm3x.Conv2dGemm3x
                    | splitk.Conv2dSplitK)
 
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
-CANDIDATE_SET_VERSION = 6  # 5: few-stage 3.x tiles; 6: parallel split-K 2.x kernels (splitk.py)
+# 5: few-stage 3.x tiles; 6: parallel split-K 2.x kernels (splitk.py); 7: persistent cooperative
+# 3.x conv kernels for r*s > 1 (conv2d_3xp_*, cutlass3x.Conv2dCutlass3xPersistent)
+CANDIDATE_SET_VERSION = 7
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
@@ -26,7 +29,8 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
     `few_channels` marks the padded stem (c = 2, 4 or 8): FixedChannels 2.x kernels only
     (Hopper 3.x kernels are 8x slower there: TMA im2col boxes of 8 channels are too small).
     Cheap-to-compile 2.x kernels come first: `AIT_FIXED_KERNEL=first` / `profile=False`
-    take the first entry. Hopper 3.x kernels only for arch 90; of those, the persistent GEMM
+    take the first entry. Hopper 3.x kernels only for arch 90; of those, the persistent conv
+    kernels only for filters with more than one tap (r*s > 1), the persistent GEMM
     kernels only for pointwise convs (1x1, stride 1, pad 0, dilation 1), and their gather +
     GEMM variant only for strided 1x1 convs (pad 0, dilation 1, stride > 1). Without `r` and `s`
     the geometry is unknown and only the kernels that take any geometry are listed."""
@@ -35,6 +39,8 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
     if target.arch == 90 and not few_channels:
         taps = r * s if r is not None and s is not None else 1
         out += cutlass3x.candidates(epilogue, c, k, target.acc, shallow=taps > 1)
+        if taps > 1:
+            out += cutlass3x.persistent_candidates(epilogue, c, k, target.acc)
         if r is not None and s is not None and gemm3x.is_pointwise(r, s, stride, pad, dilation):
             out += gemm3x.candidates(epilogue, c, k, target.acc)
         elif r is not None and s is not None and gemm3x.is_strided_pointwise(r, s, stride, pad,

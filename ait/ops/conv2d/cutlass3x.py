@@ -3,6 +3,14 @@
 Epilogue LinCombPerColBiasEltAct (ReLu / Identity); the residual forms use beta = 1 with
 C = residual. In CUTLASS 4.2 only KernelImplicitTmaWarpSpecializedSm90 builds for conv, and it
 has one math warpgroup: the 128x256 tile spills registers (10-50x slower), so it is left out.
+
+`Conv2dCutlass3xPersistent` (`conv2d_3xp_*`, template conv2d_cutlass3x_persistent.cu.j2) is a
+persistent cooperative kernel of our own around CUTLASS's conv mainloop, TMA epilogue and
+static persistent tile scheduler (include/ait_sm90_conv_persistent.hpp says what it adapts):
+one CTA per SM walks the output tiles, two math warpgroups share a tile, and the next tile's
+loads run during this tile's epilogue. For convs with more than one filter tap (a 3x3 conv at
+C = 64 has only 9 k-tiles per output tile: the non-persistent kernel's fill and epilogue are
+exposed); pointwise convs have the persistent GEMM kernels (gemm3x.py).
 """
 from __future__ import annotations
 
@@ -78,4 +86,50 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str, shallow: bool = Fal
                ) -> list[Conv2dCutlass3x]:
     """`shallow`: also the few-stage tiles (convs with more than one filter tap)."""
     out = [Conv2dCutlass3x(t, epilogue, acc) for t in (*TILES, *(SHALLOW_TILES if shallow else ()))]
+    return [cand for cand in out if cand.supports(c, k)]
+
+
+# The persistent cooperative conv (see the module docstring): tile M >= 128 (two math
+# warpgroups of 64 rows). Stages: as many as shared memory holds beside the epilogue's buffers
+# (one CTA per SM by design). 128x64 / 256x64 for the K = 64 layer1 convs, 128x128 for K >= 128.
+# Append to grow.
+PERSISTENT_TILES: tuple[Tile3x, ...] = (
+    Tile3x((128, 64, 64)),
+    Tile3x((256, 64, 64)),
+    Tile3x((128, 128, 64)),
+)
+
+
+@dataclass(frozen=True)
+class Conv2dCutlass3xPersistent(TemplateKernel):
+    TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_cutlass3x_persistent.cu.j2"
+    family: ClassVar[Family] = Family.CONV2D
+    generation: ClassVar[str] = "3xp"
+    compile_cost: ClassVar[float] = 6.0  # as the persistent GEMM: two math warpgroups
+    # Every warp that reads or writes global memory waits for the prior grid first
+    # (include/ait_sm90_conv_persistent.hpp; built with CUTLASS_ENABLE_GDC_FOR_SM90).
+    waits_for_prior_grids: ClassVar[bool] = True
+
+    tile: Tile3x
+    epilogue: Epilogue
+    acc: str  # "f32" | "f16"
+
+    @property
+    def name(self) -> str:
+        stages = f"_{self.tile.stages}s" if self.tile.stages else ""
+        return (f"conv2d_3xp_{dims_tag(self.tile.shape)}{stages}_c{dims_tag(self.tile.cluster)}_"
+                f"coop_{self.epilogue.tag}_{self.acc}")
+
+    def supports(self, c: int, k: int) -> bool:
+        return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
+
+    def template_values(self) -> dict:
+        return {"acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
+                "cluster": self.tile.cluster, "stages": self.tile.stages}
+
+
+def persistent_candidates(epilogue: Epilogue, c: int, k: int, acc: str
+                          ) -> list[Conv2dCutlass3xPersistent]:
+    """The persistent cooperative conv kernels (the caller offers them for r*s > 1 on sm_90)."""
+    out = [Conv2dCutlass3xPersistent(t, epilogue, acc) for t in PERSISTENT_TILES]
     return [cand for cand in out if cand.supports(c, k)]

@@ -64,12 +64,14 @@ def _same_kind(a: KernelCandidate, b: KernelCandidate) -> bool:
     if isinstance(a, gemm3x.Conv2dGemm3x):
         return a.tile.schedule is b.tile.schedule and a.strided == b.strided \
             and a.tile.cluster == b.tile.cluster
-    # the 3.x conv: an automatic stage count (one CTA per SM) or a few stages (shared SMs)
+    # the 3.x conv (plain or persistent): an automatic stage count (one CTA per SM) or a few
+    # stages (shared SMs)
     return a.tile.cluster == b.tile.cluster and (a.tile.stages is None) == (b.tile.stages is None)
 
 
 def _hopper_tile(c: KernelCandidate) -> tuple[int, int, int] | None:
-    if isinstance(c, (conv3x.Conv2dCutlass3x, gemm3x.Conv2dGemm3x)):
+    if isinstance(c, (conv3x.Conv2dCutlass3x, conv3x.Conv2dCutlass3xPersistent,
+                      gemm3x.Conv2dGemm3x)):
         return c.tile.shape
     return None
 
@@ -156,7 +158,9 @@ RULES: tuple[Rule, ...] = (
     Rule("sm90-hopper-n-beyond-k", 90, _n_beyond_k,
          "Hopper conv / GEMM tiles wider than K when the same kernel with the same M and a "
          "narrower N >= K is offered: dominated (same traffic, more wasted MMA columns); no "
-         "3.x conv or GEMM tile with N > K ever won where such a narrower tile existed"),
+         "3.x conv or GEMM tile with N > K ever won where such a narrower tile existed (the "
+         "persistent 3.x conv, conv2d_3xp, is new and unmeasured: for it the rule rests on the "
+         "dominance alone, e.g. 128x128 vs 128x64 at K = 64)"),
     Rule("sm90-3x-conv-tall", 90, _tall_3x_conv,
          "the 3.x conv 128x64x64 tile at K >= 128, where 64x128x64 has the same area and "
          "wastes no column: it won only K = 64 convs (layer1, batch 4-16), never a K >= 128 "
