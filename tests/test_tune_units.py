@@ -8,6 +8,7 @@ import pytest
 from ait.backend.target import Target
 from ait.ir.epilogue import BIAS, BIAS_ADD_RELU, BIAS_RELU
 from ait.ops.conv2d import ConvRequest
+from ait.ops.conv2d.cutlass3x import Conv2dCutlass3x, Conv2dCutlass3xPersistent
 from ait.ops.gemm import GemmRequest
 from ait.tune import candidates_for, kernel_sources
 from ait.tune import build as build_mod
@@ -170,12 +171,17 @@ def test_single_kernel_hopper_units_are_paired_within_their_class(monkeypatch):
     one-kernel units are merged two by two (by name), never across kernel classes, never
     with AIT_KERNELS_PER_TU=1; the unit set does not depend on the input order."""
     narrow = candidates_for(H100, ConvRequest.of(BIAS_RELU, 8, 56, 56, 64, 64, 3, 3, (1, 1)))
-    heavy = sorted((c for c in narrow if c.compile_cost >= build_mod.HEAVY_COST),
-                   key=lambda c: c.name)
-    assert len(heavy) == 4 and len({type(c) for c in heavy}) == 1
-    units = [u for u in translation_units(narrow) if u.source.cost >= build_mod.HEAVY_COST]
+    heavy = sorted((c for c in narrow if c.compile_cost >= build_mod.HEAVY_COST
+                    and type(c) is Conv2dCutlass3x), key=lambda c: c.name)
+    assert len(heavy) == 4
+    units = [u for u in translation_units(narrow) if u.source.cost >= build_mod.HEAVY_COST
+             and set(u.members) <= {c.name for c in heavy}]
     assert sorted(u.members for u in units) == [(heavy[0].name, heavy[1].name),
                                                 (heavy[2].name, heavy[3].name)]
+    persistent = [c for c in narrow if type(c) is Conv2dCutlass3xPersistent]
+    assert len(persistent) == 2  # its own class: paired with each other, not with the 3.x
+    assert (tuple(sorted(c.name for c in persistent)),) == tuple(
+        u.members for u in translation_units(narrow) if set(u.members) & {persistent[0].name})
     assert {u.source for u in translation_units(narrow[::-1])} == \
         {u.source for u in translation_units(narrow)}
     gemm = candidates_for(H100, GemmRequest.of(BIAS, 1024, 1000, 2048))
