@@ -57,12 +57,13 @@ UNLISTED_TILE_SHAPES: frozenset[tuple[int, int, int]] = frozenset({(128, 64, 64)
 
 
 @dataclass(frozen=True)
-class Conv2dCutlass3x(TemplateKernel):
-    TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_cutlass3x.cu.j2"
+class _Conv3xKernel(TemplateKernel):
+    """What the Hopper conv kernel classes share: a tile, an epilogue, an accumulator; the
+    name is PREFIX, the tile, SCHEDULE and the epilogue."""
     family: ClassVar[Family] = Family.CONV2D
-    generation: ClassVar[str] = "3x"
-    compile_cost: ClassVar[float] = 5.0
     waits_for_prior_grids: ClassVar[bool] = True
+    PREFIX: ClassVar[str]
+    SCHEDULE: ClassVar[str] = ""  # the kernel schedule's tag in the name ("coop_")
 
     tile: Tile3x
     epilogue: Epilogue
@@ -71,8 +72,8 @@ class Conv2dCutlass3x(TemplateKernel):
     @property
     def name(self) -> str:
         stages = f"_{self.tile.stages}s" if self.tile.stages else ""
-        return (f"conv2d_3x_{dims_tag(self.tile.shape)}{stages}_c{dims_tag(self.tile.cluster)}_"
-                f"{self.epilogue.tag}_{self.acc}")
+        return (f"{self.PREFIX}_{dims_tag(self.tile.shape)}{stages}_c{dims_tag(self.tile.cluster)}_"
+                f"{self.SCHEDULE}{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:
         return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
@@ -80,6 +81,14 @@ class Conv2dCutlass3x(TemplateKernel):
     def template_values(self) -> dict:
         return {"acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
                 "cluster": self.tile.cluster, "stages": self.tile.stages}
+
+
+@dataclass(frozen=True)
+class Conv2dCutlass3x(_Conv3xKernel):
+    TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_cutlass3x.cu.j2"
+    PREFIX: ClassVar[str] = "conv2d_3x"
+    generation: ClassVar[str] = "3x"
+    compile_cost: ClassVar[float] = 5.0
 
 
 def candidates(epilogue: Epilogue, c: int, k: int, acc: str, shallow: bool = False
@@ -101,31 +110,15 @@ PERSISTENT_TILES: tuple[Tile3x, ...] = (
 
 
 @dataclass(frozen=True)
-class Conv2dCutlass3xPersistent(TemplateKernel):
+class Conv2dCutlass3xPersistent(_Conv3xKernel):
     TEMPLATE: ClassVar[str] = "ops/conv2d/templates/conv2d_cutlass3x_persistent.cu.j2"
-    family: ClassVar[Family] = Family.CONV2D
+    PREFIX: ClassVar[str] = "conv2d_3xp"
+    SCHEDULE: ClassVar[str] = "coop_"
     generation: ClassVar[str] = "3xp"
     compile_cost: ClassVar[float] = 6.0  # as the persistent GEMM: two math warpgroups
     # Every warp that reads or writes global memory waits for the prior grid first
     # (include/ait_sm90_conv_persistent.hpp; built with CUTLASS_ENABLE_GDC_FOR_SM90).
     waits_for_prior_grids: ClassVar[bool] = True
-
-    tile: Tile3x
-    epilogue: Epilogue
-    acc: str  # "f32" | "f16"
-
-    @property
-    def name(self) -> str:
-        stages = f"_{self.tile.stages}s" if self.tile.stages else ""
-        return (f"conv2d_3xp_{dims_tag(self.tile.shape)}{stages}_c{dims_tag(self.tile.cluster)}_"
-                f"coop_{self.epilogue.tag}_{self.acc}")
-
-    def supports(self, c: int, k: int) -> bool:
-        return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
-
-    def template_values(self) -> dict:
-        return {"acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
-                "cluster": self.tile.cluster, "stages": self.tile.stages}
 
 
 def persistent_candidates(epilogue: Epilogue, c: int, k: int, acc: str
