@@ -9,7 +9,7 @@ import pytest
 
 import ait
 from ait import IntVar, Tensor, nn
-from tests.gpu_util import random_params, rel_err
+from tests.gpu_util import conv_candidates_first, random_params, rel_err
 
 pytestmark = pytest.mark.gpu
 torch = pytest.importorskip("torch")
@@ -69,19 +69,10 @@ class Convs(nn.Module):
 
 
 def test_in_a_model_against_the_reference(target, tmp_path_factory, monkeypatch):
-    from ait.ops.conv2d import family as conv2d_family
     from ait.ops.conv2d.cutlass3x import Conv2dCutlass3xPersistent
 
-    original = conv2d_family.conv2d_candidates
-
-    def persistent_first(*args, **kwargs):
-        out = original(*args, **kwargs)
-        first = [c for c in out if isinstance(c, Conv2dCutlass3xPersistent)][:1]
-        assert first
-        return first + [c for c in out if c not in first]
-
-    monkeypatch.setattr(conv2d_family, "conv2d_candidates", persistent_first)
-    monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
+    conv_candidates_first(monkeypatch, lambda c: isinstance(c, Conv2dCutlass3xPersistent),
+                          "a 3x3 conv must get the persistent candidates", limit=1)
     m = Convs()
     m.name_parameter_tensor()
     x = Tensor([IntVar([1, 17], "n"), 20, 20, 64], name="x", is_input=True)

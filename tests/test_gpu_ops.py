@@ -6,7 +6,7 @@ import pytest
 import ait
 from ait import IntVar, Tensor, nn
 from ait.ops.elementwise import relu
-from tests.gpu_util import rel_err, random_params
+from tests.gpu_util import conv_candidates_first, rel_err, random_params
 
 pytestmark = pytest.mark.gpu
 torch = pytest.importorskip("torch")
@@ -224,23 +224,14 @@ def test_conv_gemm3x_in_model(tile, target, tmp_path_factory, monkeypatch):
     """The model path (codegen args, workspace, batch buckets) with a GEMM kernel forced onto
     every pointwise conv: AIT_FIXED_KERNEL=first takes the first candidate, so it goes first."""
     from ait.ops.conv2d import gemm3x
-    from ait.ops.conv2d import family as conv2d_family  # where the tuner gets conv candidates
 
     if target.arch != 90:
         pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
     if tile >= len(gemm3x.TILES):
         pytest.skip("fewer GEMM tiles")
     chosen = gemm3x.TILES[tile]
-    original = conv2d_family.conv2d_candidates
-
-    def gemm_first(*args, **kwargs):
-        out = original(*args, **kwargs)
-        first = [c for c in out if isinstance(c, gemm3x.Conv2dGemm3x) and c.tile == chosen]
-        assert first, "a pointwise conv must get the GEMM candidates"
-        return first + [c for c in out if c not in first]
-
-    monkeypatch.setattr(conv2d_family, "conv2d_candidates", gemm_first)
-    monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
+    conv_candidates_first(monkeypatch, lambda c: isinstance(c, gemm3x.Conv2dGemm3x)
+                          and c.tile == chosen, "a pointwise conv must get the GEMM candidates")
     m = Pointwise()
     m.name_parameter_tensor()
     x = Tensor([IntVar([1, 8], "n"), 14, 14, 64], name="x", is_input=True)
@@ -319,24 +310,16 @@ def test_conv_gemm3x_strided_in_model(tile, target, tmp_path_factory, monkeypatc
     buckets) with a gather + GEMM kernel forced onto every strided 1x1 conv:
     AIT_FIXED_KERNEL=first takes the first candidate, so it goes first."""
     from ait.ops.conv2d import gemm3x
-    from ait.ops.conv2d import family as conv2d_family  # where the tuner gets conv candidates
 
     if target.arch != 90:
         pytest.skip("the GEMM conv candidates are Hopper (sm_90a) kernels")
     if tile >= len(gemm3x.STRIDED_TILES):
         pytest.skip("fewer strided GEMM tiles")
     chosen = gemm3x.STRIDED_TILES[tile]
-    original = conv2d_family.conv2d_candidates
-
-    def strided_first(*args, **kwargs):
-        out = original(*args, **kwargs)
-        first = [c for c in out
-                 if isinstance(c, gemm3x.Conv2dGemm3x) and c.strided and c.tile == chosen]
-        assert first, "a strided 1x1 conv must get the gather + GEMM candidates"
-        return first + [c for c in out if c not in first]
-
-    monkeypatch.setattr(conv2d_family, "conv2d_candidates", strided_first)
-    monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
+    conv_candidates_first(
+        monkeypatch,
+        lambda c: isinstance(c, gemm3x.Conv2dGemm3x) and c.strided and c.tile == chosen,
+        "a strided 1x1 conv must get the gather + GEMM candidates")
     m = StridedPointwise()
     m.name_parameter_tensor()
     x = Tensor([IntVar([1, 8], "n"), 15, 15, 64], name="x", is_input=True)
