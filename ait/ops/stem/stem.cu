@@ -115,8 +115,9 @@ struct WgmmaB {
 };
 // END wgmma B layout
 // (n, k) -> (n, k + 8) is LBO, (n, k) -> (n + 8, k) SBO, (n, k) -> (n + 1, k) 16 bytes
-static_assert(WgmmaB::offset(0, 8) * 2 == WgmmaB::kLBO && WgmmaB::offset(8, 0) * 2 == WgmmaB::kSBO &&
-                  WgmmaB::offset(1, 0) * 2 == 16 && WgmmaB::offset(0, 16) * 2 == WgmmaB::kStepBytes,
+static_assert(WgmmaB::offset(0, 8) * 2 == WgmmaB::kLBO &&
+                  WgmmaB::offset(8, 0) * 2 == WgmmaB::kSBO && WgmmaB::offset(1, 0) * 2 == 16 &&
+                  WgmmaB::offset(0, 16) * 2 == WgmmaB::kStepBytes,
               "WgmmaB layout");
 static_assert(WgmmaB::desc(0x12340) == (0x1234ull | 8ull << 16 | 16ull << 32), "WgmmaB desc");
 
