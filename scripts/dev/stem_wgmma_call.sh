@@ -1,10 +1,11 @@
 # Device command for the wgmma stem (branch stem-wgmma): the fused stem timed new (wgmma) vs old
-# (mma.sync, stem.cu of 8b682e0 carried as tmp/stem_old.cu) vs new again, then the GPU stem tests
-# on the new kernel, then Nsight Compute on each stem kernel at batch 256 if ncu is there.
+# (mma.sync, stem.cu of 8b682e0 carried as tmp/stem_old.cu) vs sw128 (new with the weights in the
+# 128-byte swizzle) vs new again, then the GPU stem tests on the new kernel, then Nsight Compute
+# on the new and old stem kernels at batch 256 if ncu is there.
 # Before (here): mkdir -p .whl tmp && cp /work/main/.whl/*.whl .whl/ &&
 #   git show 8b682e0:ait/ops/stem/stem.cu > tmp/stem_old.cu
 # Run: bash scripts/dev/stem_wgmma_call.sh   with carry [".whl", "tmp/stem_old.cu"]
-case "${1:-}" in -h|--help) sed -n 1,6p "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n 1,7p "$0"; exit 0 ;; esac
 set -o pipefail
 T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
 left() { echo $(( $1 - ($(date +%s) - T0) )); }
@@ -12,6 +13,8 @@ test -f tmp/stem_old.cu || { echo "tmp/stem_old.cu missing (see the header)"; ex
 source scripts/gpu_env.sh > $OUT/env.log 2>&1; cat $OUT/env.log
 export AIT_CACHE_DIR=$PWD/tmp/cache
 cp ait/ops/stem/stem.cu tmp/stem_new.cu
+sed 's/^#define AIT_STEM_B_SWIZZLE 0$/#define AIT_STEM_B_SWIZZLE 128/' tmp/stem_new.cu > tmp/stem_sw128.cu
+grep -q '^#define AIT_STEM_B_SWIZZLE 128$' tmp/stem_sw128.cu || echo "sw128 variant: define not found"
 bench() {  # $1 label, $2 stem.cu to use
   cp "$2" ait/ops/stem/stem.cu
   el "bench $1"
@@ -20,6 +23,7 @@ bench() {  # $1 label, $2 stem.cu to use
 }
 bench new tmp/stem_new.cu
 bench old tmp/stem_old.cu
+bench sw128 tmp/stem_sw128.cu
 bench new2 tmp/stem_new.cu
 cp tmp/stem_new.cu ait/ops/stem/stem.cu
 el tests

@@ -40,6 +40,10 @@
 #else
 #define AIT_STEM_WGMMA 0
 #endif
+// the wgmma weight copy's layout: 0 no swizzle, 128 the 128-byte swizzle (WgmmaB below)
+#ifndef AIT_STEM_B_SWIZZLE
+#define AIT_STEM_B_SWIZZLE 0
+#endif
 
 // Internal linkage throughout: a static local of a function with external linkage (the grid
 // cache in launch) is one STB_GNU_UNIQUE symbol shared by every model .so in the process, so a
@@ -66,7 +70,8 @@ template <int C> struct Geometry {
   static constexpr int kPatchStride = C == 1 ? 64 : C == 2 ? 104 : C == 3 ? 122 : 164;
   static constexpr int kPatchHalves = (kPatchRows * kPatchStride + 7) / 8 * 8;
   static constexpr int kSmemBytes =
-      2 * (kOut * kWStride + kPatchHalves + kM * kConvStride) + 4 * kOut;
+      2 * (kOut * kWStride + kPatchHalves + kM * kConvStride) + 4 * kOut +
+      (AIT_STEM_B_SWIZZLE ? 1024 : 0);  // slack to align the swizzled weight copy
 };
 
 __device__ __forceinline__ uint32_t lds32(const __half* p) {
@@ -92,34 +97,65 @@ __device__ __forceinline__ void mma16816(float* d, const uint32_t (&a)[4], uint3
 #endif
 
 // BEGIN wgmma B layout (tests/test_stem_wgmma_layout.py compiles this block against cute)
-// The weight copy for wgmma's B operand (N = 64 output channels x K, K-major, no swizzle):
-// core matrices of 8 rows (n) x 16 bytes (8 consecutive k), each 128 contiguous bytes; in a
-// k16 step the two core matrices of an 8-row group (k 0..7, 8..15) lie LBO apart, the 8-row
-// groups SBO apart; the steps are kStepBytes apart, so step st's descriptor is step 0's with
-// the start address advanced by st * kStepBytes.
-struct WgmmaB {
+// The weight copy for wgmma's B operand (N = 64 output channels x K, K-major), in one of cute's
+// canonical Major-K layouts; AIT_STEM_B_SWIZZLE picks which (0 the default; 128 an experiment).
+//  0: no swizzle (INTERLEAVE), ((8,n),2):((1,SBO),LBO) in 16-byte units: core matrices of 8
+//     rows (n) x 16 bytes (8 consecutive k), each 128 contiguous bytes; in a k16 step the two
+//     core matrices of an 8-row group (k 0..7, 8..15) lie LBO apart, the 8-row groups SBO
+//     apart; one 2 KB block per k16 step.
+//  128: 128-byte swizzle (B128), ((8,n),2):((8,SBO),1): atoms of 8 rows x 64 k (128 bytes a
+//     row, the 16-byte chunk c of row r stored at chunk c ^ r), 8-row groups SBO = 1 KB apart,
+//     the 64-k atom columns 8 KB apart; a k16 step starts 32 bytes into its atom column (the
+//     hardware swizzles the absolute address, so the copy is 1 KB aligned).
+// step_bytes(st) advances the descriptor's start address from step 0 to step st.
+template <int kSwizzle> struct WgmmaBLayout;
+template <> struct WgmmaBLayout<0> {
   static constexpr uint32_t kLBO = 128;                  // leading dimension byte offset (K)
   static constexpr uint32_t kSBO = 256;                  // stride byte offset (8-row groups)
   static constexpr uint32_t kStepBytes = 64 / 8 * kSBO;  // 2048: 64 n x 16 k halves
+  static constexpr uint32_t kAlign = 16;                 // bytes, of the copy's start
+  static constexpr uint32_t kLayoutType = 0;             // INTERLEAVE
   // halves from the start of the copy to element (n, k)
   __host__ __device__ static constexpr int offset(int n, int k) {
     return (k >> 4) * int(kStepBytes / 2) + (n >> 3) * int(kSBO / 2) +
            ((k >> 3) & 1) * int(kLBO / 2) + (n & 7) * 8 + (k & 7);
   }
+  __host__ __device__ static constexpr uint32_t step_bytes(int st) { return st * kStepBytes; }
+};
+template <> struct WgmmaBLayout<128> {
+  static constexpr uint32_t kLBO = 16;     // unused by swizzled Major-K layouts (cute sets 1)
+  static constexpr uint32_t kSBO = 1024;   // 8 rows x 128 bytes
+  static constexpr uint32_t kAtomColumnBytes = 64 / 8 * kSBO;  // 8192: 64 n x 64 k halves
+  static constexpr uint32_t kAlign = 1024;
+  static constexpr uint32_t kLayoutType = 1;  // B128
+  __host__ __device__ static constexpr int offset(int n, int k) {
+    return (k >> 6) * int(kAtomColumnBytes / 2) + (n >> 3) * int(kSBO / 2) + (n & 7) * 64 +
+           ((((k >> 3) & 7) ^ (n & 7)) << 3) + (k & 7);
+  }
+  __host__ __device__ static constexpr uint32_t step_bytes(int st) {
+    return (st >> 2) * kAtomColumnBytes + (st & 3) * 32;
+  }
+};
+struct WgmmaB : WgmmaBLayout<AIT_STEM_B_SWIZZLE> {
   // cute's GmmaDescriptor: start address >> 4 in bits [0, 14), LBO >> 4 in [16, 30), SBO >> 4
-  // in [32, 46), base offset 0 in [49, 52), layout type 0 (INTERLEAVE: no swizzle) in [62, 64)
+  // in [32, 46), base offset 0 in [49, 52) (the copy is kAlign aligned), layout type in [62, 64)
   __host__ __device__ static constexpr uint64_t desc(uint32_t smem_addr) {
     return uint64_t((smem_addr & 0x3FFFF) >> 4) | uint64_t(kLBO >> 4) << 16 |
-           uint64_t(kSBO >> 4) << 32;
+           uint64_t(kSBO >> 4) << 32 | uint64_t(kLayoutType) << 62;
   }
 };
 // END wgmma B layout
-// (n, k) -> (n, k + 8) is LBO, (n, k) -> (n + 8, k) SBO, (n, k) -> (n + 1, k) 16 bytes
-static_assert(WgmmaB::offset(0, 8) * 2 == WgmmaB::kLBO &&
-                  WgmmaB::offset(8, 0) * 2 == WgmmaB::kSBO && WgmmaB::offset(1, 0) * 2 == 16 &&
-                  WgmmaB::offset(0, 16) * 2 == WgmmaB::kStepBytes,
-              "WgmmaB layout");
-static_assert(WgmmaB::desc(0x12340) == (0x1234ull | 8ull << 16 | 16ull << 32), "WgmmaB desc");
+// (n, k) -> (n + 8, k) is SBO; step 1 starts at (0, 16); the copy is a bijection onto 64 K
+// halves (tests/test_stem_wgmma_layout.py checks every element against cute)
+template <class L> constexpr bool wgmma_b_layout_ok() {
+  return L::offset(8, 0) * 2 == int(L::kSBO) && L::offset(0, 16) * 2 == int(L::step_bytes(1)) &&
+         L::kLBO % 16 == 0 && L::kAlign % 16 == 0 && L::kLayoutType < 4;
+}
+static_assert(wgmma_b_layout_ok<WgmmaBLayout<0>>() && wgmma_b_layout_ok<WgmmaBLayout<128>>(),
+              "WgmmaB layouts");
+static_assert(AIT_STEM_B_SWIZZLE ||
+                  WgmmaB::desc(0x12340) == (0x1234ull | 8ull << 16 | 16ull << 32),
+              "WgmmaB desc");
 
 #if AIT_STEM_WGMMA
 __device__ __forceinline__ void wgmma_fence() {
@@ -205,7 +241,7 @@ __device__ __forceinline__ void conv_wgmma(float (&acc)[2][32], const __half* pa
 #pragma unroll
   for (int st = 0; st < kRun; ++st) {
     wgmma_fence();
-    const uint64_t desc = desc0 + uint64_t(st) * (WgmmaB::kStepBytes >> 4);
+    const uint64_t desc = desc0 + (WgmmaB::step_bytes(st) >> 4);
     wgmma_m64n64k16(acc[0], a[st & 1][0], desc, st > 0);
     wgmma_m64n64k16(acc[1], a[st & 1][1], desc, st > 0);
     wgmma_commit();
@@ -227,7 +263,14 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
   ait_wait_prior_grids();
   using G = Geometry<C>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  __half* wsm = reinterpret_cast<__half*>(smem_raw);  // [64][kWStride] (wgmma: WgmmaB, 64 * K)
+  unsigned char* smem = smem_raw;
+#if AIT_STEM_WGMMA
+  // the weight copy starts WgmmaB::kAlign aligned (kSmemBytes holds the slack)
+  smem += (WgmmaB::kAlign -
+           static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % WgmmaB::kAlign) %
+          WgmmaB::kAlign;
+#endif
+  __half* wsm = reinterpret_cast<__half*>(smem);  // [64][kWStride] (wgmma: WgmmaB, 64 * K)
   __half* patch = wsm + kOut * G::kWStride;                        // [36][kPatchStride]
   __half* conv = patch + G::kPatchHalves;                          // [256][kConvStride]
   float* bsm = reinterpret_cast<float*>(conv + kM * kConvStride);  // [64]
