@@ -5,7 +5,8 @@
 # Before (here): mkdir -p .whl tmp && cp /work/main/.whl/*.whl .whl/ &&
 #   git show 8b682e0:ait/ops/stem/stem.cu > tmp/stem_old.cu
 # Run: bash scripts/dev/stem_wgmma_call.sh   with carry [".whl", "tmp/stem_old.cu"]
-case "${1:-}" in -h|--help) sed -n 1,7p "$0"; exit 0 ;; esac
+# (NO_NCU=1 bash ... skips the Nsight Compute part)
+case "${1:-}" in -h|--help) sed -n 1,8p "$0"; exit 0 ;; esac
 set -o pipefail
 T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
 left() { echo $(( $1 - ($(date +%s) - T0) )); }
@@ -29,7 +30,7 @@ cp tmp/stem_new.cu ait/ops/stem/stem.cu
 el tests
 timeout $(left 520) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_stem.py -rA \
   > $OUT/pytest_stem.log 2>&1; grep -i "passed\|failed\|error" $OUT/pytest_stem.log | tail -12
-if command -v ncu > /dev/null && [ $(left 560) -gt 30 ]; then
+if [ -z "${NO_NCU:-}" ] && command -v ncu > /dev/null && [ $(left 560) -gt 30 ]; then
   for v in new old; do
     [ $v = old ] && cp tmp/stem_old.cu ait/ops/stem/stem.cu
     el "ncu $v"
