@@ -20,7 +20,11 @@
 //    fragment of a warp are mma.sync m16n8k16's A and C layouts for its 16 rows: cute's
 //    ALayout_64x16 / CLayout_64xN). The weight copy is cute's canonical K-major no-swizzle
 //    (INTERLEAVE) layout ((8,n),2):((1,SBO),LBO) in 16-byte units, one 2 KB block per k16
-//    step (WgmmaB below; tests/test_stem_wgmma_layout.py checks it against cute).
+//    step (or, built with AIT_STEM_B_SWIZZLE=128, the 128-byte swizzle: WgmmaB below;
+//    tests/test_stem_wgmma_layout.py checks both against cute), made visible to wgmma's async
+//    proxy by fence.proxy.async. Per k-step: wgmma.fence, the two wgmma, commit; wait_group 1
+//    frees the A registers of the step before, which then take the next step's fragments
+//    (double buffer); wait_group 0 before the epilogue reads the accumulators.
 //    Other archs (the sm_80 build): mma.sync m16n8k16, each warp 32 pixels x 64 channels,
 //    B by ldmatrix from a padded [64][K + 8] copy.
 //  * epilogue: + bias, ReLU, round to fp16 into shared memory (conv pixels outside the conv
