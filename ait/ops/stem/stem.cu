@@ -8,10 +8,25 @@
 //    40 * C halves; the A fragment of conv pixel (i, j) at raw-row tap rr reads the 8C halves
 //    from patch[2i + rr][2j * C ..], so the K order is (rr, cc, c): K = 8 rows x 8 cols x C
 //    (= 192 for RGB), read with 32-bit loads (rows are not 16-byte aligned for ldmatrix).
-//  * weight: the s2d weight [64, 4, 4, 16] rearranged to [64][K] once per CTA (ldmatrix);
-//    channels >= 4C multiply zeros in the unfused graph and are dropped. When the last k16
-//    step's weights are all zero (the 8th tap row of a 7x7 filter) the step is skipped.
-//  * mma.sync m16n8k16 f16 -> f32; each warp 32 pixels x 64 channels.
+//  * weight: the s2d weight [64, 4, 4, 16] rearranged to [64 n][K] once per CTA; channels
+//    >= 4C multiply zeros in the unfused graph and are dropped. When the last k16 step's
+//    weights are all zero (the 8th tap row of a 7x7 filter) the step is skipped.
+//  * sm_90a: Hopper warpgroup MMA, wgmma.mma_async m64n64k16 f16 -> f32, A (pixels) from
+//    registers, B (weights) from shared memory through a matrix descriptor, so the tensor core
+//    reads each k-step's weights once per instruction instead of every warp loading all 64
+//    channels' weights through ldmatrix. Two warpgroups; warpgroup wg owns tile rows
+//    [128 wg, 128 wg + 128) as two m64 instructions per k-step (mt = 0, 1), warp w of the
+//    warpgroup rows 16 w .. 16 w + 15 of each (the RS A fragment of a warp and the m64nN D
+//    fragment of a warp are mma.sync m16n8k16's A and C layouts for its 16 rows: cute's
+//    ALayout_64x16 / CLayout_64xN). The weight copy is cute's canonical K-major no-swizzle
+//    (INTERLEAVE) layout ((8,n),2):((1,SBO),LBO) in 16-byte units, one 2 KB block per k16
+//    step (or, built with AIT_STEM_B_SWIZZLE=128, the 128-byte swizzle: WgmmaB below;
+//    tests/test_stem_wgmma_layout.py checks both against cute), made visible to wgmma's async
+//    proxy by fence.proxy.async. Per k-step: wgmma.fence, the two wgmma, commit; wait_group 1
+//    frees the A registers of the step before, which then take the next step's fragments
+//    (double buffer); wait_group 0 before the epilogue reads the accumulators.
+//    Other archs (the sm_80 build): mma.sync m16n8k16, each warp 32 pixels x 64 channels,
+//    B by ldmatrix from a padded [64][K + 8] copy.
 //  * epilogue: + bias, ReLU, round to fp16 into shared memory (conv pixels outside the conv
 //    output are written as 0: they are pool padding, and every window also holds a valid
 //    pixel >= 0 after ReLU, so 0 never wins over it); then the 3x3/2 max from shared memory.
@@ -22,6 +37,17 @@
 #include "ait_abi.h"
 #include "ait_pdl.h"
 #include "ait_nan.h"
+
+// wgmma needs the arch-specific target (the project builds sm_90a for arch 90, sm_80 else)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AIT_STEM_WGMMA 1
+#else
+#define AIT_STEM_WGMMA 0
+#endif
+// the wgmma weight copy's layout: 0 no swizzle, 128 the 128-byte swizzle (WgmmaB below)
+#ifndef AIT_STEM_B_SWIZZLE
+#define AIT_STEM_B_SWIZZLE 0
+#endif
 
 // Internal linkage throughout: a static local of a function with external linkage (the grid
 // cache in launch) is one STB_GNU_UNIQUE symbol shared by every model .so in the process, so a
@@ -48,20 +74,22 @@ template <int C> struct Geometry {
   static constexpr int kPatchStride = C == 1 ? 64 : C == 2 ? 104 : C == 3 ? 122 : 164;
   static constexpr int kPatchHalves = (kPatchRows * kPatchStride + 7) / 8 * 8;
   static constexpr int kSmemBytes =
-      2 * (kOut * kWStride + kPatchHalves + kM * kConvStride) + 4 * kOut;
+      2 * (kOut * kWStride + kPatchHalves + kM * kConvStride) + 4 * kOut +
+      (AIT_STEM_B_SWIZZLE ? 1024 : 0);  // slack to align the swizzled weight copy
 };
 
 __device__ __forceinline__ uint32_t lds32(const __half* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
 
+#if !AIT_STEM_WGMMA
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* p) {
   const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
-__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+__device__ __forceinline__ void mma16816(float* d, const uint32_t (&a)[4], uint32_t b0,
                                          uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
@@ -70,10 +98,167 @@ __device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+#endif
+
+// BEGIN wgmma B layout (tests/test_stem_wgmma_layout.py compiles this block against cute)
+// The weight copy for wgmma's B operand (N = 64 output channels x K, K-major), in one of cute's
+// canonical Major-K layouts; AIT_STEM_B_SWIZZLE picks which (0 the default; 128 an experiment).
+//  0: no swizzle (INTERLEAVE), ((8,n),2):((1,SBO),LBO) in 16-byte units: core matrices of 8
+//     rows (n) x 16 bytes (8 consecutive k), each 128 contiguous bytes; in a k16 step the two
+//     core matrices of an 8-row group (k 0..7, 8..15) lie LBO apart, the 8-row groups SBO
+//     apart; one 2 KB block per k16 step.
+//  128: 128-byte swizzle (B128), ((8,n),2):((8,SBO),1): atoms of 8 rows x 64 k (128 bytes a
+//     row, the 16-byte chunk c of row r stored at chunk c ^ r), 8-row groups SBO = 1 KB apart,
+//     the 64-k atom columns 8 KB apart; a k16 step starts 32 bytes into its atom column (the
+//     hardware swizzles the absolute address, so the copy is 1 KB aligned).
+// step_bytes(st) advances the descriptor's start address from step 0 to step st.
+template <int kSwizzle> struct WgmmaBLayout;
+template <> struct WgmmaBLayout<0> {
+  static constexpr uint32_t kLBO = 128;                  // leading dimension byte offset (K)
+  static constexpr uint32_t kSBO = 256;                  // stride byte offset (8-row groups)
+  static constexpr uint32_t kStepBytes = 64 / 8 * kSBO;  // 2048: 64 n x 16 k halves
+  static constexpr uint32_t kAlign = 16;                 // bytes, of the copy's start
+  static constexpr uint32_t kLayoutType = 0;             // INTERLEAVE
+  // halves from the start of the copy to element (n, k)
+  __host__ __device__ static constexpr int offset(int n, int k) {
+    return (k >> 4) * int(kStepBytes / 2) + (n >> 3) * int(kSBO / 2) +
+           ((k >> 3) & 1) * int(kLBO / 2) + (n & 7) * 8 + (k & 7);
+  }
+  __host__ __device__ static constexpr uint32_t step_bytes(int st) { return st * kStepBytes; }
+};
+template <> struct WgmmaBLayout<128> {
+  static constexpr uint32_t kLBO = 16;     // unused by swizzled Major-K layouts (cute sets 1)
+  static constexpr uint32_t kSBO = 1024;   // 8 rows x 128 bytes
+  static constexpr uint32_t kAtomColumnBytes = 64 / 8 * kSBO;  // 8192: 64 n x 64 k halves
+  static constexpr uint32_t kAlign = 1024;
+  static constexpr uint32_t kLayoutType = 1;  // B128
+  __host__ __device__ static constexpr int offset(int n, int k) {
+    return (k >> 6) * int(kAtomColumnBytes / 2) + (n >> 3) * int(kSBO / 2) + (n & 7) * 64 +
+           ((((k >> 3) & 7) ^ (n & 7)) << 3) + (k & 7);
+  }
+  __host__ __device__ static constexpr uint32_t step_bytes(int st) {
+    return (st >> 2) * kAtomColumnBytes + (st & 3) * 32;
+  }
+};
+struct WgmmaB : WgmmaBLayout<AIT_STEM_B_SWIZZLE> {
+  // cute's GmmaDescriptor: start address >> 4 in bits [0, 14), LBO >> 4 in [16, 30), SBO >> 4
+  // in [32, 46), base offset 0 in [49, 52) (the copy is kAlign aligned), layout type in [62, 64)
+  __host__ __device__ static constexpr uint64_t desc(uint32_t smem_addr) {
+    return uint64_t((smem_addr & 0x3FFFF) >> 4) | uint64_t(kLBO >> 4) << 16 |
+           uint64_t(kSBO >> 4) << 32 | uint64_t(kLayoutType) << 62;
+  }
+};
+// END wgmma B layout
+// (n, k) -> (n + 8, k) is SBO; step 1 starts at (0, 16); the copy is a bijection onto 64 K
+// halves (tests/test_stem_wgmma_layout.py checks every element against cute)
+template <class L> constexpr bool wgmma_b_layout_ok() {
+  return L::offset(8, 0) * 2 == int(L::kSBO) && L::offset(0, 16) * 2 == int(L::step_bytes(1)) &&
+         L::kLBO % 16 == 0 && L::kAlign % 16 == 0 && L::kLayoutType < 4;
+}
+static_assert(wgmma_b_layout_ok<WgmmaBLayout<0>>() && wgmma_b_layout_ok<WgmmaBLayout<128>>(),
+              "WgmmaB layouts");
+static_assert(AIT_STEM_B_SWIZZLE ||
+                  WgmmaB::desc(0x12340) == (0x1234ull | 8ull << 16 | 16ull << 32),
+              "WgmmaB desc");
+
+#if AIT_STEM_WGMMA
+__device__ __forceinline__ void wgmma_fence() {
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+// keeps the compiler from moving register accesses of d across the asm around it (cute's
+// warpgroup_fence_operand)
+__device__ __forceinline__ void fence_operands(float (&d)[32]) {
+#pragma unroll
+  for (int i = 0; i < 32; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+// d (+)= a * b: m64n64k16, A from registers (K-major), B K-major through its descriptor;
+// accumulate = 0 overwrites d
+__device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], const uint32_t (&a)[4],
+                                                uint64_t desc, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]),
+        "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]),
+        "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
+        "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]),
+        "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate));
+}
+#endif
+
+// tile row (conv pixel m) of fragment row g + 8 r of this warp's m-tile mt
+__device__ __forceinline__ int tile_row(int warp, int mt, int g, int r) {
+#if AIT_STEM_WGMMA
+  return 128 * (warp >> 2) + 64 * mt + 16 * (warp & 3) + g + 8 * r;
+#else
+  return 32 * warp + 16 * mt + g + 8 * r;
+#endif
+}
+
 struct StemShape {
   int n, h, w, p, q, po, qo, tiles_h, tiles_w;
   long long tiles;
 };
+
+// the A fragment of k16 step st (rows pix[mt][0], pix[mt][1]; K = 16 st + 8 h + 2t + {0, 1}:
+// raw-row tap (16 st + 8 h) / 8C, offset within it)
+template <int C>
+__device__ __forceinline__ void load_a(uint32_t (&a)[2][4], const __half* patch,
+                                       const int (&pix)[2][2], int st) {
+  using G = Geometry<C>;
+  const int k0 = 16 * st, k1 = 16 * st + 8;
+  const int off0 = (k0 / G::kRowK) * G::kPatchStride + k0 % G::kRowK;
+  const int off1 = (k1 / G::kRowK) * G::kPatchStride + k1 % G::kRowK;
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt) {
+    a[mt][0] = lds32(patch + pix[mt][0] + off0);
+    a[mt][1] = lds32(patch + pix[mt][1] + off0);
+    a[mt][2] = lds32(patch + pix[mt][0] + off1);
+    a[mt][3] = lds32(patch + pix[mt][1] + off1);
+  }
+}
+
+#if AIT_STEM_WGMMA
+// the warpgroup's 128 rows x 64 channels over kRun k16 steps: acc[mt] = rows 64 mt .. + 63 of
+// the warpgroup (this warp: 16 of them). The A registers are double-buffered: step st + 1's
+// are loaded while step st's two wgmma run, into the buffer of step st - 1, which
+// wait_group 1 has retired. wgmma.fence before each step's wgmma: its A registers were just
+// written (and, at step 0, the accumulators were read by the last tile's epilogue).
+template <int C, int kRun>
+__device__ __forceinline__ void conv_wgmma(float (&acc)[2][32], const __half* patch,
+                                           const int (&pix)[2][2], uint64_t desc0) {
+  uint32_t a[2][2][4];
+  load_a<C>(a[0], patch, pix, 0);
+  fence_operands(acc[0]);
+  fence_operands(acc[1]);
+#pragma unroll
+  for (int st = 0; st < kRun; ++st) {
+    wgmma_fence();
+    const uint64_t desc = desc0 + (WgmmaB::step_bytes(st) >> 4);
+    wgmma_m64n64k16(acc[0], a[st & 1][0], desc, st > 0);
+    wgmma_m64n64k16(acc[1], a[st & 1][1], desc, st > 0);
+    wgmma_commit();
+    if (st + 1 < kRun) {
+      wgmma_wait<1>();
+      load_a<C>(a[(st + 1) & 1], patch, pix, st + 1);
+    }
+  }
+  wgmma_wait<0>();
+  fence_operands(acc[0]);
+  fence_operands(acc[1]);
+}
+#endif
 
 template <int C>
 __global__ void __launch_bounds__(kThreads, 2)
@@ -82,7 +267,14 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
   ait_wait_prior_grids();
   using G = Geometry<C>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  __half* wsm = reinterpret_cast<__half*>(smem_raw);              // [64][kWStride]
+  unsigned char* smem = smem_raw;
+#if AIT_STEM_WGMMA
+  // the weight copy starts WgmmaB::kAlign aligned (kSmemBytes holds the slack)
+  smem += (WgmmaB::kAlign -
+           static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % WgmmaB::kAlign) %
+          WgmmaB::kAlign;
+#endif
+  __half* wsm = reinterpret_cast<__half*>(smem);  // [64][kWStride] (wgmma: WgmmaB, 64 * K)
   __half* patch = wsm + kOut * G::kWStride;                        // [36][kPatchStride]
   __half* conv = patch + G::kPatchHalves;                          // [256][kConvStride]
   float* bsm = reinterpret_cast<float*>(conv + kM * kConvStride);  // [64]
@@ -110,28 +302,41 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
       const int i = base + j * kThreads;
       const int n = i / G::kK, k = i - n * G::kK;
       if (i < kWElems) {
+#if AIT_STEM_WGMMA
+        wsm[WgmmaB::offset(n, k)] = v[j];
+#else
         wsm[n * G::kWStride + k] = v[j];
+#endif
         nonzero_last |= k >= G::kK - 16 && __half2float(v[j]) != 0.f;
       }
     }
   }
   if (tid < kOut) bsm[tid] = __half2float(bias[tid]);
+#if AIT_STEM_WGMMA
+  // the weight copy was written through the generic proxy; wgmma reads it through the async
+  // proxy
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
   const bool skip_last = !__syncthreads_or(nonzero_last);
 
-  // this thread's A rows: pixels m = 32 * warp + 16 * mt + g + 8 * r; patch offsets (+2t)
+  // this thread's A rows: pixels m = tile_row(warp, mt, g, r); patch offsets (+2t)
   int pix[2][2];
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      int m = 32 * warp + 16 * mt + g + 8 * r;
+      int m = tile_row(warp, mt, g, r);
       if (m >= kConvRows * kConvCols) m = 0;  // the padding row of M: any valid address
       const int li = m / kConvCols, lj = m - li * kConvCols;
       pix[mt][r] = 2 * li * G::kPatchStride + 2 * lj * C + 2 * t;
     }
+#if AIT_STEM_WGMMA
+  const uint64_t desc0 = WgmmaB::desc(static_cast<uint32_t>(__cvta_generic_to_shared(wsm)));
+#else
   // ldmatrix lane address: matrix lane / 8 -> (n + 8 * (q / 2), k + 8 * (q % 2))
   const int q4 = lane >> 3;
   const __half* wlane = wsm + ((q4 >> 1) * 8 + (lane & 7)) * G::kWStride + (q4 & 1) * 8;
+#endif
 
   for (long long tile = blockIdx.x; tile < s.tiles; tile += gridDim.x) {
     const int tw = int(tile % s.tiles_w);
@@ -171,55 +376,51 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
     }
     __syncthreads();
 
-    // 2. conv: this warp's 32 pixels x 64 channels
-    float acc[2][8][4];
+    // 2. conv: acc[mt][4 nt + v] = the m16n8 C fragment (row g + 8 (v / 2), channel
+    //    8 nt + 2t + v % 2) of this warp's rows tile_row(warp, mt, ...)
+    float acc[2][32];
+#if AIT_STEM_WGMMA
+    if (skip_last)
+      conv_wgmma<C, G::kSteps - 1>(acc, patch, pix, desc0);
+    else
+      conv_wgmma<C, G::kSteps>(acc, patch, pix, desc0);
+#else
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int v = 0; v < 4; ++v) acc[mt][nt][v] = 0.f;
+      for (int v = 0; v < 32; ++v) acc[mt][v] = 0.f;
 #pragma unroll
     for (int st = 0; st < G::kSteps; ++st) {
       if (st == G::kSteps - 1 && skip_last) break;
-      // K = 16 st + 8 h + 2t + {0, 1}: raw-row tap (16 st + 8 h) / 8C, offset within it
-      const int k0 = 16 * st, k1 = 16 * st + 8;
-      const int off0 = (k0 / G::kRowK) * G::kPatchStride + k0 % G::kRowK;
-      const int off1 = (k1 / G::kRowK) * G::kPatchStride + k1 % G::kRowK;
       uint32_t a[2][4];
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt) {
-        a[mt][0] = lds32(patch + pix[mt][0] + off0);
-        a[mt][1] = lds32(patch + pix[mt][1] + off0);
-        a[mt][2] = lds32(patch + pix[mt][0] + off1);
-        a[mt][3] = lds32(patch + pix[mt][1] + off1);
-      }
+      load_a<C>(a, patch, pix, st);
 #pragma unroll
       for (int np = 0; np < 4; ++np) {
         uint32_t b[4];
-        ldmatrix_x4(b, wlane + np * 16 * G::kWStride + k0);
+        ldmatrix_x4(b, wlane + np * 16 * G::kWStride + 16 * st);
 #pragma unroll
         for (int mt = 0; mt < 2; ++mt) {
-          mma16816(acc[mt][2 * np], a[mt], b[0], b[1]);
-          mma16816(acc[mt][2 * np + 1], a[mt], b[2], b[3]);
+          mma16816(&acc[mt][4 * (2 * np)], a[mt], b[0], b[1]);
+          mma16816(&acc[mt][4 * (2 * np + 1)], a[mt], b[2], b[3]);
         }
       }
     }
+#endif
 
     // 3. bias + ReLU -> fp16 conv tile in shared memory; outside the conv output: 0
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const int m = 32 * warp + 16 * mt + g + 8 * r;
+        const int m = tile_row(warp, mt, g, r);
         const int li = m / kConvCols, lj = m - li * kConvCols;
         const bool valid = m < kConvRows * kConvCols && r0 + li >= 0 && r0 + li < s.p &&
                            c0 + lj >= 0 && c0 + lj < s.q;
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
           const int ch = nt * 8 + 2 * t;
-          const float v0 = ait_relu(acc[mt][nt][2 * r] + bsm[ch]);
-          const float v1 = ait_relu(acc[mt][nt][2 * r + 1] + bsm[ch + 1]);
+          const float v0 = ait_relu(acc[mt][4 * nt + 2 * r] + bsm[ch]);
+          const float v1 = ait_relu(acc[mt][4 * nt + 2 * r + 1] + bsm[ch + 1]);
           *reinterpret_cast<__half2*>(conv + m * kConvStride + ch) =
               valid ? __floats2half2_rn(v0, v1) : __floats2half2_rn(0.f, 0.f);
         }
