@@ -37,3 +37,43 @@ def conv_candidates_first(monkeypatch, pick, why: str, limit: int | None = None)
 
     monkeypatch.setattr(conv2d_family, "conv2d_candidates", picked_first)
     monkeypatch.setenv("AIT_FIXED_KERNEL", "first")
+
+
+def structured_images(n: int, seed: int = 0):
+    """Random images with structure (smooth colour fields plus noise): white noise alone
+    gives every image nearly the same features, and top-1 then hinges on ties."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randn(n, 3, 7, 7, generator=g) * 1.5
+    x = torch.nn.functional.interpolate(low, size=224, mode="bicubic", align_corners=False)
+    x = x + 0.3 * torch.randn(n, 3, 224, 224, generator=g)
+    return x.cuda().half()
+
+
+def timm_fp32(tm, x):
+    """timm in fp32: the truth that ait's fp16 and PyTorch's fp16 are both compared with.
+    TF32 is off (cuDNN allows it for fp32 convs by default: a 10-bit mantissa is no truth),
+    and so is cudnn.benchmark, which an earlier test in the same process may have turned on."""
+    import torch
+
+    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.benchmark)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    try:
+        with torch.no_grad():
+            return tm(x.float()).float()
+    finally:
+        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.benchmark) = flags
+
+
+def run_nchw(model, x_nchw, graph_mode: bool = False):
+    """`model` on NCHW fp16 CUDA images (made NHWC here); fp32 logits."""
+    import torch
+
+    x = x_nchw.permute(0, 2, 3, 1).contiguous()
+    y = torch.empty(x.shape[0], 1000, dtype=torch.float16, device="cuda")
+    model.run_with_tensors([x], [y], graph_mode=graph_mode)
+    return y.float()

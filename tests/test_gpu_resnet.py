@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from tests.gpu_util import rel_err
+from tests.gpu_util import rel_err, run_nchw, structured_images, timm_fp32
 
 pytestmark = pytest.mark.gpu
 torch = pytest.importorskip("torch")
@@ -34,46 +34,13 @@ def compiled(request):
     model.close()
 
 
-def _images(n, seed=0):
-    """Random images with structure (smooth colour fields plus noise): white noise alone
-    gives every image nearly the same features, and top-1 then hinges on ties."""
-    g = torch.Generator().manual_seed(seed)
-    low = torch.randn(n, 3, 7, 7, generator=g) * 1.5
-    x = torch.nn.functional.interpolate(low, size=224, mode="bicubic", align_corners=False)
-    x = x + 0.3 * torch.randn(n, 3, 224, 224, generator=g)
-    return x.cuda().half()
-
-
-def _reference(tm, x):
-    """timm in fp32: the truth that ait's fp16 and PyTorch's fp16 are both compared with.
-    TF32 is off (cuDNN allows it for fp32 convs by default: a 10-bit mantissa is no truth),
-    and so is cudnn.benchmark, which an earlier test in the same process may have turned on."""
-    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-             torch.backends.cudnn.benchmark)
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.benchmark = False
-    try:
-        with torch.no_grad():
-            return tm(x.float()).float()
-    finally:
-        (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.benchmark) = flags
-
-
-def _run(model, x_nchw, graph_mode=False):
-    x = x_nchw.permute(0, 2, 3, 1).contiguous()
-    y = torch.empty(x.shape[0], 1000, dtype=torch.float16, device="cuda")
-    model.run_with_tensors([x], [y], graph_mode=graph_mode)
-    return y.float()
-
-
 def test_matches_timm_fp16_batch32(compiled):
     name, model, tm = compiled
-    x = _images(32)
-    ref = _reference(tm, x)
+    x = structured_images(32)
+    ref = timm_fp32(tm, x)
     with torch.no_grad():
         torch_fp16 = copy.deepcopy(tm).half()(x).float()
-    out = _run(model, x)
+    out = run_nchw(model, x)
     err = rel_err(out.cpu().numpy(), ref.cpu().numpy())
     err_torch = rel_err(torch_fp16.cpu().numpy(), ref.cpu().numpy())
     top = ref.topk(2, dim=1).values
@@ -95,9 +62,9 @@ def _kernels_at(model, n) -> str:
 @pytest.mark.parametrize("n", [1, 7, 32, 256])
 def test_dynamic_batch(compiled, n):
     name, model, tm = compiled
-    x = _images(n, seed=n)
-    ref = _reference(tm, x)
-    out = _run(model, x)
+    x = structured_images(n, seed=n)
+    ref = timm_fp32(tm, x)
+    out = run_nchw(model, x)
     err = rel_err(out.cpu().numpy(), ref.cpu().numpy())
     same = out.argmax(1) == ref.argmax(1)
     # A near-tie in fp32 (top-2 margin under 1% of the image's largest logit) may flip with
@@ -120,10 +87,10 @@ def test_dynamic_batch(compiled, n):
 def test_graph_mode_equals_eager(compiled):
     _, model, _ = compiled
     for n in (3, 64):
-        x = _images(n, seed=10 + n)
-        eager = _run(model, x)
-        graph = _run(model, x, graph_mode=True)
-        graph2 = _run(model, x, graph_mode=True)  # replay
+        x = structured_images(n, seed=10 + n)
+        eager = run_nchw(model, x)
+        graph = run_nchw(model, x, graph_mode=True)
+        graph2 = run_nchw(model, x, graph_mode=True)  # replay
         assert torch.equal(eager, graph) and torch.equal(graph, graph2)
 
 
@@ -170,5 +137,5 @@ assert 'torch' not in sys.modules
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     ours = np.load(tmp_path / "y.npy")
-    ref = _reference(tm.cuda(), torch.from_numpy(x).permute(0, 3, 1, 2).cuda())
+    ref = timm_fp32(tm.cuda(), torch.from_numpy(x).permute(0, 3, 1, 2).cuda())
     assert rel_err(ours, ref.cpu().numpy()) < 1e-2
