@@ -300,13 +300,45 @@ def _compile_one(nvcc: str, flags: list[str], src: Source, cu: Path, obj: Path) 
     if not cu.is_file() or cu.read_bytes() != text:  # content-named: anything else is damage
         fs.write_atomic(cu, text)
     tmp = fs.tmp_path(obj)
+    start = time.perf_counter()
     try:
         _run(nvcc, [*flags, "-c", str(cu), "-o", str(tmp)], what=f"compiling {src.name} ({cu})")
         _check_output(tmp, f"compiling {src.name} ({cu})")
         os.replace(tmp, obj)
     finally:
         tmp.unlink(missing_ok=True)
+    with _procs_lock:
+        compile_times.append(CompileTime(src.name, start, time.perf_counter()))
     return obj
+
+
+@dataclass(frozen=True)
+class CompileTime:
+    """One nvcc compile of this process (perf_counter seconds): what build summaries report."""
+
+    name: str
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+compile_times: list[CompileTime] = []  # appended by every compile; readers slice by start
+
+
+def compile_summary(since: float, until: float) -> str:
+    """The compiles that started in [since, until]: how many cores they kept busy on
+    average, and the longest ones (the critical path of a build that waits for them all)."""
+    with _procs_lock:
+        ts = [t for t in compile_times if since <= t.start <= until]
+    if not ts or until <= since:
+        return "no compiles"
+    longest = sorted(ts, key=lambda t: -t.seconds)[:3]
+    return (f"{sum(t.seconds for t in ts) / (until - since):.1f} compiles at a time on "
+            f"average; longest " + ", ".join(f"{t.name} {t.seconds:.1f} s (from "
+                                             f"{t.start - since:.1f} s)" for t in longest))
 
 
 def _check_output(path: Path, what: str) -> None:

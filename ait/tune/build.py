@@ -332,8 +332,9 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
                 done[spec].add_done_callback(
                     lambda f, spec=spec: f.exception() is None and on_ready(spec, f.result()))
         out = {spec: f.result() for spec, f in done.items()}
-    log.info("profilers: %d built in %.1f s (%d objects compiled)", len(specs),
-             time.perf_counter() - start, len(pending))
+    end = time.perf_counter()
+    log.info("profilers: %d built in %.1f s (%d objects compiled; %s)", len(specs),
+             end - start, len(pending), nvcc.compile_summary(start, end))
     return out
 
 

@@ -13,6 +13,7 @@ import os
 import queue
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,14 +72,17 @@ def visible_gpus() -> list[str]:
 def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
              timeout_s: float | None = None,
              on_result: Callable[[int, list[list[Result]]], None] | None = None,
-             total: int | None = None) -> list[list[list[Result]]]:
+             total: int | None = None,
+             timeline: list[tuple[str, float, float]] | None = None
+             ) -> list[list[list[Result]]]:
     """Results per job (iteration order), per problem (`Job.problems` order), each list in
     the profiler's candidate order.
 
     `jobs` may be a generator that blocks until the next job is ready (profilers still being
     built): each GPU's worker takes the next job when it is free. `on_result(job index,
     results)` is called as each job finishes (under a lock); `total` sizes the progress bar
-    when `jobs` has no length."""
+    when `jobs` has no length. `timeline` gets (label, start, end) of each job
+    (perf_counter seconds)."""
     gpus = list(gpus) if gpus is not None else visible_gpus()
     source = enumerate(jobs)
     take = threading.Lock()
@@ -98,8 +102,11 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
                     errors.append(e)
                     return
                 try:
+                    start = time.perf_counter()
                     res = run_job(job, gpu, timeout_s)
                     with lock:
+                        if timeline is not None:
+                            timeline.append((job.label, start, time.perf_counter()))
                         results[i] = res
                         if on_result is not None:
                             on_result(i, res)

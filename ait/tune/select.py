@@ -164,10 +164,11 @@ def profile_requests(target: Target, requests: list[Request],
                     queued.append(rs)
                     yield job
 
+    timeline: list[tuple[str, float, float]] = []
     builder = threading.Thread(target=build, name="ait-profiler-build", daemon=True)
     builder.start()
     try:
-        results = run_jobs(ready_jobs(), gpus, total=n_jobs)
+        results = run_jobs(ready_jobs(), gpus, total=n_jobs, timeline=timeline)
     except BaseException:
         nvcc.cancel_builds()  # Ctrl-C or a runner failure: do not wait for the whole build
         raise
@@ -178,6 +179,7 @@ def profile_requests(target: Target, requests: list[Request],
              "profiler ready at %.1f s, all built at %.1f s, profiling done at %.1f s",
              len(requests), len(queued), len(gpus), t.get("first", float("nan")), t["built"],
              time.perf_counter() - clock["start"])
+    log.info("profiling: %s", _timeline_summary(timeline, clock, len(gpus)))
     # run_jobs keeps the order the jobs were queued in; each job's results are per batch
     ran: dict[Request, list[Result]] = defaultdict(list)
     for rs, per_batch in zip(queued, results):
@@ -192,6 +194,22 @@ def profile_requests(target: Target, requests: list[Request],
                   for spec in specs[r] for name, err in profilers[spec].failed]
         out[r] = _best(r, cands[r], ran[r] + failed)
     return out
+
+
+def _timeline_summary(timeline: list[tuple[str, float, float]], clock: dict[str, float],
+                      n_gpus: int) -> str:
+    """Where the profiling time went: GPU-process seconds in all and after the build ended
+    (the tail a cold compile waits for), and the longest processes of that tail."""
+    if not timeline:
+        return "no profiler processes ran"
+    built = clock["built"]
+    busy = sum(end - start for _, start, end in timeline)
+    tail = [(label, start, end) for label, start, end in timeline if end > built]
+    tail_busy = sum(end - max(start, built) for _, start, end in tail)
+    longest = sorted(tail, key=lambda t: t[1] - t[2])[:3]
+    return (f"{busy:.1f} s in {len(timeline)} processes on {n_gpus} GPU(s); after the last "
+            f"profiler was built: {tail_busy:.1f} s in {len(tail)} processes, the longest "
+            + "; ".join(f"{label} {end - start:.1f} s" for label, start, end in longest))
 
 
 def _heavy(spec: ProfilerSpec) -> bool:
