@@ -20,10 +20,10 @@ timeout 170 python3 benchmark_pt.py --batch-size 1,8,32,128,256 --variants cl_gr
 el ops
 timeout 60 python3 benchmark_ait.py --workdir tmp/tests --batch-size 1,256 --profile-ops --all-ops --no-caller-timing --results-dir $OUT --out-name ait_ops > $OUT/ops.log 2>&1; grep "^sum\|^stem\|bs=" $OUT/ops.log
 python3 scripts/candidate_wins.py --cache $AIT_CACHE_DIR/profile.sqlite --leave-one-out resnet50 > $OUT/candidates.txt 2>&1; tail -25 $OUT/candidates.txt
-el tests
-timeout $(left 430) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_resnet.py -rA 2>&1 | q > $OUT/pytest_gpu.log; grep -i "passed\|failed\|error" $OUT/pytest_gpu.log | grep -v "^PASSED" | tail -8
 el depths
-timeout $(left 560) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_depths.py -rA -s 2>&1 | q >> $OUT/pytest_gpu.log; grep -i "relative error\|passed\|failed\|error" $OUT/pytest_gpu.log | grep -v "^PASSED" | tail -16
+timeout $(left 380) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_depths.py -rA -s 2>&1 | q > $OUT/pytest_gpu.log; grep -i "relative error\|passed\|failed\|error" $OUT/pytest_gpu.log | grep -v "^PASSED" | tail -16
+el tests
+timeout $(left 560) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_resnet.py -rA 2>&1 | q >> $OUT/pytest_gpu.log; grep -i "passed\|failed\|error" $OUT/pytest_gpu.log | grep -v "^PASSED" | tail -8
 el serve
 timeout $(left 590) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_serve_gpu.py -rA 2>&1 | q >> $OUT/pytest_gpu.log; grep -i "passed\|failed\|error" $OUT/pytest_gpu.log | grep -v "^PASSED" | tail -4
 cp $AIT_CACHE_DIR/profile.sqlite $OUT/ 2>/dev/null
