@@ -2,12 +2,7 @@
 # its patch prefetched against the stem before (tmp/stem_old.cu carried), stem GPU tests, the
 # persistent 3.x conv's GPU tests (profiler check of every tile + in a model).
 case "${1:-}" in -h|--help) sed -n 1,3p "$0"; exit 0 ;; esac
-set -o pipefail
-T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
-left() { echo $(( $1 - ($(date +%s) - T0) )); }
-source scripts/gpu_env.sh > $OUT/env.log 2>&1; cat $OUT/env.log
-export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
-q() { grep -v '/s\]\|/shape\]\|/op\]'; }
+source scripts/dev/device_prelude.sh env.log
 el stem-new
 timeout 80 python3 scripts/dev/bench_stem.py --no-profile --batches 1 32 256 --workdir tmp/bs_new 2>&1 | tail -4 | tee $OUT/bench_stem.log
 cp ait/ops/stem/stem.cu tmp/stem_new.cu && cp tmp/stem_old.cu ait/ops/stem/stem.cu

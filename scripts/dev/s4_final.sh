@@ -2,17 +2,9 @@
 # compile with the build instrument, ait and torch.compile in one run, per-op tables, candidate
 # leave-one-out, the model GPU tests (ResNet-18/50, the other depths) and the serving test.
 case "${1:-}" in -h|--help) sed -n 1,3p "$0"; exit 0 ;; esac
-set -o pipefail
-T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
-left() { echo $(( $1 - ($(date +%s) - T0) )); }
-source scripts/gpu_env.sh > $OUT/compile.log 2>&1; cat $OUT/compile.log
-export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
-q() { grep -v '/s\]\|/shape\]\|/op\]'; }
+source scripts/dev/device_prelude.sh compile.log
 el compile
-/usr/bin/time -f "cold compile wall %e s" python3 -c "
-import logging; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
-from modeling.build import compile_resnet
-compile_resnet('resnet50', (1, 256), 'tmp/tests').close()" 2>&1 | q | grep -v 'rejected\|left out' | tail -7 | tee -a $OUT/compile.log
+cold_compile tmp/tests | grep -v 'rejected\|left out' | tail -7 | tee -a $OUT/compile.log
 el bench-ait
 timeout 120 python3 benchmark_ait.py --workdir tmp/tests --batch-size 1,8,32,128,256 --results-dir $OUT --out-name ait_final 2>&1 | grep '\[ait\]' | grep -v 'wrote' | tail -12
 el bench-pt

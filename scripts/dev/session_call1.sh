@@ -1,15 +1,9 @@
 # Device command of the 2026-12-01 (second) session, kept for the results in docs/results/h200-2026-12-01b.
 # Run on the GPU machine from the repository root with .whl and tmp/dev carried (see the README there).
 case "${1:-}" in -h|--help) sed -n 1,2p "$0"; exit 0 ;; esac
-set -o pipefail
-source scripts/gpu_env.sh > $OUT/compile.log 2>&1; cat $OUT/compile.log
-export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
-q() { grep -v '/s\]\|/shape\]\|/op\]'; }
+source scripts/dev/device_prelude.sh compile.log
 date
-/usr/bin/time -f "cold compile wall %e s" python3 -c "
-import logging; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
-from modeling.build import compile_resnet
-compile_resnet('resnet50', (1, 256), 'tmp/tests').close()" 2>&1 | q | grep -v 'rejected\|left out' | tail -12 | tee -a $OUT/compile.log
+cold_compile tmp/tests | grep -v 'rejected\|left out' | tail -12 | tee -a $OUT/compile.log
 cp $AIT_CACHE_DIR/profile.sqlite $OUT/
 date
 for pdl in 0 1; do AIT_PDL=$pdl timeout 150 python3 benchmark_ait.py --workdir tmp/tests --batch-size 1,8,32,128,256 --results-dir $OUT --out-name ait_pdl$pdl 2>&1 | grep '\[ait\]' | grep -v 'wrote\|warning: out' | tail -14; done

@@ -1,17 +1,9 @@
 # Device command of the 2026-12-01 (second) session, kept for the results in docs/results/h200-2026-12-01b.
 # Run on the GPU machine from the repository root with .whl and tmp/dev carried (see the README there).
 case "${1:-}" in -h|--help) sed -n 1,2p "$0"; exit 0 ;; esac
-set -o pipefail
-T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
-left() { echo $(( $1 - ($(date +%s) - T0) )); }
-source scripts/gpu_env.sh > $OUT/compile.log 2>&1; cat $OUT/compile.log
-export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
-q() { grep -v '/s\]\|/shape\]\|/op\]'; }
+source scripts/dev/device_prelude.sh compile.log
 el compile
-/usr/bin/time -f "cold compile wall %e s" python3 -c "
-import logging; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
-from modeling.build import compile_resnet
-compile_resnet('resnet50', (1, 256), 'tmp/tests').close()" 2>&1 | q | grep -v 'rejected\|left out' | tail -6 | tee -a $OUT/compile.log
+cold_compile tmp/tests | grep -v 'rejected\|left out' | tail -6 | tee -a $OUT/compile.log
 /usr/bin/time -f "warm rebuild wall %e s" python3 -c "
 from modeling.build import compile_resnet
 compile_resnet('resnet50', (1, 256), 'tmp/tests').close()" 2>&1 | q | tail -2 | tee -a $OUT/compile.log

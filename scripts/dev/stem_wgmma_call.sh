@@ -7,12 +7,8 @@
 # Run: bash scripts/dev/stem_wgmma_call.sh   with carry [".whl", "tmp/stem_old.cu"]
 # (NO_NCU=1 bash ... skips the Nsight Compute part)
 case "${1:-}" in -h|--help) sed -n 1,8p "$0"; exit 0 ;; esac
-set -o pipefail
-T0=$(date +%s); el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
-left() { echo $(( $1 - ($(date +%s) - T0) )); }
 test -f tmp/stem_old.cu || { echo "tmp/stem_old.cu missing (see the header)"; exit 2; }
-source scripts/gpu_env.sh > $OUT/env.log 2>&1; cat $OUT/env.log
-export AIT_CACHE_DIR=$PWD/tmp/cache
+source scripts/dev/device_prelude.sh env.log
 cp ait/ops/stem/stem.cu tmp/stem_new.cu
 sed 's/^#define AIT_STEM_B_SWIZZLE 0$/#define AIT_STEM_B_SWIZZLE 128/' tmp/stem_new.cu > tmp/stem_sw128.cu
 grep -q '^#define AIT_STEM_B_SWIZZLE 128$' tmp/stem_sw128.cu || echo "sw128 variant: define not found"
