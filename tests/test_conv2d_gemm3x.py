@@ -19,6 +19,7 @@ from ait.ops.conv2d import ConvRequest
 from ait.tune import candidates_for
 from ait.tune.build import ProfilerSpec
 from ait.tune.candidates import all_candidates_for
+from tests.refusal_guard import check_refusals
 
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
 H100 = Target.for_arch(90)
@@ -306,24 +307,9 @@ def _check_own_entry(syms: str) -> None:
     assert not unique, unique
 
 
-# Calls a GEMM kernel with args it must refuse before touching the GPU (so this runs with or
-# without one): anything but a pointwise conv with aligned channels and pointers.
-GUARD_MAIN = r"""
-#include <cstdio>
-#include "ait_abi.h"
-extern "C" int NAME(const AitConv2dArgs*, void*, size_t, cudaStream_t);
-extern "C" size_t NAME_workspace_bytes(const AitConv2dArgs*);
-alignas(16) static char buf[64];
-int bad = 0;
-void expect(AitConv2dArgs a, const char* what) {
-  int st = NAME(&a, nullptr, 0, nullptr);
-  if (st != AIT_ERR_CANNOT_IMPLEMENT) { std::printf("%s: status %d\n", what, st); ++bad; }
-  if (NAME_workspace_bytes(&a) != 0) { std::printf("%s: workspace\n", what); ++bad; }
-}
-int main() {
-  AitConv2dArgs b{};
-  b.x = b.w = b.bias = b.y = buf;
-  b.residual = RESIDUAL ? buf : nullptr;
+# The cases a GEMM kernel must refuse (tests/refusal_guard.py): anything but a pointwise
+# conv with aligned channels and pointers.
+GUARD_CASES = r"""
   b.n = 2; b.h = b.w_ = b.p = b.q = 14; b.c = 64; b.k = 256; b.r = b.s = 1;
   b.stride_h = b.stride_w = b.dilation_h = b.dilation_w = 1;
   AitConv2dArgs a;
@@ -340,23 +326,11 @@ int main() {
   a = b; a.residual = RESIDUAL ? nullptr : buf; expect(a, "residual mismatch");
   a = b; a.n = 0; expect(a, "n = 0");
   a = b; a.n = 1 << 20; a.h = a.w_ = a.p = a.q = 64; expect(a, "n*h*w overflows int");
-  if (NAME(nullptr, nullptr, 0, nullptr) != AIT_ERR_CANNOT_IMPLEMENT) ++bad;
-  if (NAME_workspace_bytes(nullptr) != 0) ++bad;
-  std::printf(bad ? "FAILED\n" : "ok\n");
-  return bad;
-}
 """
 
 
 def _check_runtime_guard(cand, obj, tmp_path):
-    main = tmp_path / "guard.cu"
-    main.write_text(GUARD_MAIN.replace("NAME", cand.name)
-                    .replace("RESIDUAL", "true" if cand.epilogue.residual else "false"))
-    exe = tmp_path / "guard"
-    subprocess.run([H100.nvcc, *nvcc.compile_flags(H100), str(main), str(obj), "-o", str(exe)],
-                   check=True, capture_output=True, timeout=300)
-    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+    check_refusals(H100, cand, obj, tmp_path, GUARD_CASES, refused_need_no_workspace=True)
 
 
 # Appended to a strided kernel's own source (one translation unit, so the gather's index math

@@ -19,6 +19,7 @@ from ait.ops.conv2d import cutlass3x as conv3x
 from ait.ops.conv2d.candidates import conv2d_candidates
 from ait.tune import candidates_for
 from ait.tune.build import ProfilerSpec
+from tests.refusal_guard import check_refusals
 
 EPILOGUES = (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)
 H100 = Target.for_arch(90)
@@ -182,23 +183,9 @@ def test_profiler_holds_the_persistent_candidates():
         assert f"{c.name}_workspace_bytes" in src
 
 
-# Calls the kernel with args it must refuse before touching the GPU (so this runs with or
-# without one), and asks the workspace size of a valid 3x3 problem (no GPU either).
-GUARD_MAIN = r"""
-#include <cstdio>
-#include "ait_abi.h"
-extern "C" int NAME(const AitConv2dArgs*, void*, size_t, cudaStream_t);
-extern "C" size_t NAME_workspace_bytes(const AitConv2dArgs*);
-alignas(16) static char buf[64];
-int bad = 0;
-void expect(AitConv2dArgs a, const char* what) {
-  int st = NAME(&a, nullptr, 0, nullptr);
-  if (st != AIT_ERR_CANNOT_IMPLEMENT) { std::printf("%s: status %d\n", what, st); ++bad; }
-}
-int main() {
-  AitConv2dArgs b{};
-  b.x = b.w = b.bias = b.y = buf;
-  b.residual = RESIDUAL ? buf : nullptr;
+# The cases the kernel must refuse (tests/refusal_guard.py), and the workspace size of a
+# valid 3x3 problem (no GPU either).
+GUARD_CASES = r"""
   b.n = 256; b.h = b.w_ = b.p = b.q = 56; b.c = 64; b.k = 64; b.r = b.s = 3;
   b.pad_h = b.pad_w = 1;
   b.stride_h = b.stride_w = b.dilation_h = b.dilation_w = 1;
@@ -214,11 +201,6 @@ int main() {
   a = b; a.y = buf + 8; expect(a, "unaligned y");
   a = b; a.bias = nullptr; expect(a, "no bias");
   a = b; a.residual = RESIDUAL ? nullptr : buf; expect(a, "residual mismatch");
-  if (NAME(nullptr, nullptr, 0, nullptr) != AIT_ERR_CANNOT_IMPLEMENT) ++bad;
-  if (NAME_workspace_bytes(nullptr) != 0) ++bad;
-  std::printf(bad ? "FAILED\n" : "ok\n");
-  return bad;
-}
 """
 
 
@@ -257,11 +239,4 @@ def test_compiles_for_sm90a_without_spills(cand, tmp_path):
     assert "device_kernel" not in syms and re.search(r"_impl5entry", syms)
     unique = [line for line in syms.splitlines() if " u " in line and "_impl" in line]
     assert not unique, unique
-    main = tmp_path / "guard.cu"
-    main.write_text(GUARD_MAIN.replace("NAME", cand.name)
-                    .replace("RESIDUAL", "true" if cand.epilogue.residual else "false"))
-    exe = tmp_path / "guard"
-    subprocess.run([H100.nvcc, *nvcc.compile_flags(H100), str(main), str(obj), "-o", str(exe)],
-                   check=True, capture_output=True, timeout=300)
-    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+    check_refusals(H100, cand, obj, tmp_path, GUARD_CASES, refused_need_no_workspace=False)
