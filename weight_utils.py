@@ -179,11 +179,10 @@ def keep_in_fp16_range(model, seed: int = 0, peak: float = FP16_SAFE_PEAK) -> fl
     if not last_bns:
         return 1.0
     saved = [(bn.weight.detach().clone(), bn.bias.detach().clone()) for bn in last_bns]
-    g = torch.Generator().manual_seed(seed)
+    from modeling.images import structured_noise
+
     size = getattr(model, "default_cfg", {}).get("input_size", (3, 224, 224))[1:]
-    probe = torch.nn.functional.interpolate(torch.randn(1, 3, 7, 7, generator=g) * 1.5,
-                                            size=size, mode="bicubic", align_corners=False)
-    probe = probe + 0.3 * torch.randn(1, 3, *size, generator=g)
+    probe = structured_noise(1, size, seed)
     seen: list[float] = []
     hooks = [b.register_forward_hook(lambda _m, _i, out: seen.append(float(out.abs().max())))
              for b in blocks]

@@ -20,6 +20,19 @@ def synthetic_image(size: int = 224) -> np.ndarray:
     return img.astype(np.float32)
 
 
+def structured_noise(n: int, size: tuple[int, int] = (224, 224), seed: int = 0):
+    """``n`` random NCHW float32 torch images with structure (smooth colour fields plus
+    noise), from a generator seeded with ``seed``: white noise alone gives every image nearly
+    the same features, and a top-1 comparison then hinges on ties."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randn(n, 3, 7, 7, generator=g) * 1.5
+    x = torch.nn.functional.interpolate(low, size=tuple(size), mode="bicubic",
+                                        align_corners=False)
+    return x + 0.3 * torch.randn(n, 3, *size, generator=g)
+
+
 # Pillow modes of more than 8 bits per sample: (full-scale value or None, what it is)
 _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": None,
                "F": None}

@@ -40,15 +40,10 @@ def conv_candidates_first(monkeypatch, pick, why: str, limit: int | None = None)
 
 
 def structured_images(n: int, seed: int = 0):
-    """Random images with structure (smooth colour fields plus noise): white noise alone
-    gives every image nearly the same features, and top-1 then hinges on ties."""
-    import torch
+    """modeling.images.structured_noise at 224x224, as fp16 on the GPU."""
+    from modeling.images import structured_noise
 
-    g = torch.Generator().manual_seed(seed)
-    low = torch.randn(n, 3, 7, 7, generator=g) * 1.5
-    x = torch.nn.functional.interpolate(low, size=224, mode="bicubic", align_corners=False)
-    x = x + 0.3 * torch.randn(n, 3, 224, 224, generator=g)
-    return x.cuda().half()
+    return structured_noise(n, (224, 224), seed).cuda().half()
 
 
 def timm_fp32(tm, x):
