@@ -11,6 +11,8 @@ that came within 5%. Needs no GPU.
     python scripts/candidate_wins.py docs/results/*/ait*.json
     python scripts/candidate_wins.py --cache $AIT_CACHE_DIR/profile.sqlite
     python scripts/candidate_wins.py --cache profile.sqlite --leave-one-out resnet50
+    python scripts/candidate_wins.py --cache profile.sqlite --leave-one-out resnet18,resnet50 \
+        --without conv2d_3x_128x128x64_c1x1,conv2d_gemm3x_128x256x64_c1x1_coop
 """
 from __future__ import annotations
 
@@ -85,20 +87,16 @@ def margins(path: str) -> int:
     return 0
 
 
-def leave_one_out(path: str, model: str = "resnet50", batch: tuple[int, int] = (1, 256),
-                  budget: float = 0.01) -> int:
-    """Per kernel (its name without the epilogue): how much slower `model` would be at each
-    batch bucket without it, from a profile cache's timings (each op at its best remaining
-    candidate, ops weighted by how often the graph runs them); then the kernels that can go
-    one after another while no bucket loses more than `budget` (issue 11: fewer Hopper
-    kernels to compile, at the same speed)."""
+def _timings(path: str, model: str, batch: tuple[int, int]):
+    """(how often `model`'s graph runs each request, {request: {kernel: best ms}}) from a
+    profile cache: every kernel timed ok on each of the model's requests."""
     import sqlite3
 
     _, y = build_resnet_graph(model, batch, 224, 1000)
     count: collections.Counter = collections.Counter()
     for reqs in kernel_requests(build_graph(y)).values():
         count.update(r for _, r in reqs)
-    times: dict = {}  # request -> {base name: best ms over its epilogues' kernels}
+    times: dict = {}
     db = sqlite3.connect(path)
     for family, tag, dims, results in db.execute(
             "SELECT family, epilogue, dims, results FROM profile"):
@@ -110,8 +108,45 @@ def leave_one_out(path: str, model: str = "resnet50", batch: tuple[int, int] = (
         t = times.setdefault(r, {})
         for x in json.loads(results or "[]"):
             if x.get("status") == "ok" and x.get("ms"):
-                b = base_name(x["name"])
-                t[b] = min(t.get(b, float("inf")), x["ms"])
+                t[x["name"]] = min(t.get(x["name"], float("inf")), x["ms"])
+    db.close()
+    return count, times
+
+
+def pruned_loss(path: str, model: str = "resnet50", batch: tuple[int, int] = (1, 256),
+                target: Target | None = None) -> dict[int, float]:
+    """Per batch bucket, how much slower `model` is with today's pruned candidate lists
+    (tune.candidates.candidates_for) than with every candidate the profile cache timed, each
+    op at its best candidate: what the rules cost, as that cache measured it."""
+    target = target or Target.for_arch(90)
+    count, times = _timings(path, model, batch)
+    full: dict[int, float] = collections.defaultdict(float)
+    kept: dict[int, float] = collections.defaultdict(float)
+    for r, t in times.items():
+        if not t:
+            continue
+        offered = {c.name for c in candidates_for(target, r)}
+        full[r.batch] += count[r] * min(t.values())
+        kept[r.batch] += count[r] * min((ms for n, ms in t.items() if n in offered),
+                                        default=float("inf"))
+    return {b: kept[b] / full[b] - 1 for b in sorted(full)}
+
+
+def leave_one_out(path: str, model: str = "resnet50", batch: tuple[int, int] = (1, 256),
+                  budget: float = 0.01, without: frozenset = frozenset()) -> int:
+    """Per kernel (its name without the epilogue): how much slower `model` would be at each
+    batch bucket without it, from a profile cache's timings (each op at its best remaining
+    candidate, ops weighted by how often the graph runs them); then the kernels that can go
+    one after another while no bucket loses more than `budget` (issue 11: fewer Hopper
+    kernels to compile, at the same speed). With `without`: only the loss per bucket with all
+    of those kernels gone at once."""
+    count, by_name = _timings(path, model, batch)
+    times: dict = {}  # request -> {base name: best ms over its epilogues' kernels}
+    for r, t in by_name.items():
+        b_t = times.setdefault(r, {})
+        for n, ms in t.items():
+            b = base_name(n)
+            b_t[b] = min(b_t.get(b, float("inf")), ms)
     missing = [r for r in count if r not in times]
     if missing:
         print(f"{len(missing)} of {len(count)} requests of {model} are not in {path}; "
@@ -131,6 +166,14 @@ def leave_one_out(path: str, model: str = "resnet50", batch: tuple[int, int] = (
         now = model_ms(without)
         return {b: now[b] / base[b] - 1 for b in sorted(base)}
 
+    if without:
+        unknown = sorted(without - set(names))
+        print(f"\n{model} {batch[0]}..{batch[1]}: model time lost without "
+              f"{', '.join(sorted(without))}" + (f" (never timed here: {', '.join(unknown)})"
+                                                  if unknown else ""))
+        print(" ".join(f"{b:>6d}" for b in sorted(base)))
+        print(" ".join(f"{100 * v:5.1f}%" for v in loss(set(without)).values()))
+        return 0
     print(f"\n{model} {batch[0]}..{batch[1]}: model time lost without one kernel, per batch "
           "bucket (ops at their best remaining candidate)")
     print(f"{'kernel':52s} " + " ".join(f"{b:>6d}" for b in sorted(base)))
@@ -152,16 +195,22 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", help="a profile cache (profile.sqlite) to read the margins from")
     ap.add_argument("--leave-one-out", metavar="MODEL", default=None,
                     help="with --cache: the model time lost per batch bucket without each "
-                         "kernel, and the kernels that can go within --budget (e.g. resnet50)")
+                         "kernel, and the kernels that can go within --budget (e.g. resnet50; "
+                         "several: resnet18,resnet50)")
     ap.add_argument("--budget", type=float, default=0.01,
                     help="largest model slowdown per bucket for --leave-one-out (0.01)")
+    ap.add_argument("--without", default="",
+                    help="with --leave-one-out: comma-separated kernels (names as its table "
+                         "prints them); prints the loss with all of them gone at once")
     args = ap.parse_args(argv)
     if args.leave_one_out and not args.cache:
         ap.error("--leave-one-out needs --cache")
     if args.cache:
         margins(args.cache)
     if args.leave_one_out:
-        leave_one_out(args.cache, args.leave_one_out, budget=args.budget)
+        gone = frozenset(k for k in args.without.split(",") if k)
+        for model in args.leave_one_out.split(","):
+            leave_one_out(args.cache, model, budget=args.budget, without=gone)
     graphs: dict[tuple, dict] = {}
     wins: dict[str, dict[str, set]] = collections.defaultdict(lambda: collections.defaultdict(set))
     pruned: list[str] = []

@@ -116,7 +116,8 @@ def test_strided_offered_for_strided_1x1_convs_on_hopper(ep):
     shortcut = ConvRequest.of(ep, 8, 56, 56, 256, 512, 1, 1, (0, 0), (2, 2))
     cands = all_candidates_for(H100, shortcut)
     assert cands == conv2d_candidates(H100, ep, 256, 512, **STRIDED)
-    assert set(_strided(candidates_for(H100, shortcut))) == set(_strided(cands))  # kept
+    kept = {c.tile.shape for c in _strided(candidates_for(H100, shortcut))}
+    assert kept == {(256, 128, 64)}  # 128x256 left out by the trade sm90-gemm3x-128x256
     assert _strided(cands) and all(c.acc == "f32" for c in _strided(cands))
     assert all(c.acc == "f16" for c in _strided(candidates_for(H100_F16, shortcut)))
 
