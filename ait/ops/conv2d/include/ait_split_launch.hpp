@@ -1,0 +1,99 @@
+// The host pass of a split Hopper unit (-DAIT_HOST_PASS, ait/tune/build.py): its __global__
+// entries are not compiled here but in the unit's cubin (-DAIT_DEVICE_PASS), whose bytes an
+// embed object links in under the symbol AIT_UNIT_CUBIN (-DAIT_UNIT_CUBIN=<symbol>). The cubin
+// is loaded with the runtime's library API once per process (per .so: everything here has
+// internal linkage), each entry looked up by its extern "C" name once, its attributes set once per
+// device. Included (by the templates, through jinja) once per translation unit.
+#ifndef AIT_SPLIT_LAUNCH_HPP
+#define AIT_SPLIT_LAUNCH_HPP
+
+#include <atomic>
+#include <mutex>
+#include <cuda_runtime.h>
+
+#ifndef AIT_UNIT_CUBIN
+#error "the host pass needs -DAIT_UNIT_CUBIN=<the symbol of the unit's embedded cubin>"
+#endif
+
+extern "C" const unsigned char AIT_UNIT_CUBIN[];
+
+// An unnamed namespace: every unit of a model .so has its own cubin, so nothing here may be
+// one (weak) definition shared between units.
+namespace ait_split {
+namespace {
+
+constexpr int kMaxDevices = 64;
+
+// The unit's cubin as a library; a failed load is tried again on the next call (its error is
+// left for cudaGetLastError).
+cudaError_t library(cudaLibrary_t* out) {
+  static std::mutex mu;
+  static std::atomic<cudaLibrary_t> lib{nullptr};
+  if ((*out = lib.load(std::memory_order_acquire)) != nullptr) return cudaSuccess;
+  std::lock_guard<std::mutex> guard(mu);
+  if ((*out = lib.load(std::memory_order_acquire)) != nullptr) return cudaSuccess;
+  cudaLibrary_t loaded = nullptr;
+  cudaError_t e = cudaLibraryLoadData(&loaded, AIT_UNIT_CUBIN, nullptr, nullptr, 0, nullptr,
+                                      nullptr, 0);
+  if (e != cudaSuccess) return e;
+  lib.store(loaded, std::memory_order_release);
+  *out = loaded;
+  return cudaSuccess;
+}
+
+// One __global__ entry of the cubin: `smem_bytes` of dynamic shared memory (opted in when at
+// least 48 KiB), `non_portable_cluster`: set cudaFuncAttributeNonPortableClusterSizeAllowed
+// (what CUTLASS's ClusterLauncher sets before a cluster launch).
+class Entry {
+ public:
+  constexpr Entry(const char* name, int smem_bytes, bool non_portable_cluster = false)
+      : name_(name), smem_bytes_(smem_bytes), non_portable_cluster_(non_portable_cluster) {}
+
+  // The kernel, ready to launch on the current device.
+  cudaError_t get(cudaKernel_t* out) {
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    if (dev < 0 || dev >= kMaxDevices) return cudaErrorInvalidDevice;
+    if ((*out = kernel_.load(std::memory_order_acquire)) != nullptr &&
+        ready_[dev].load(std::memory_order_acquire)) {
+      return cudaSuccess;
+    }
+    std::lock_guard<std::mutex> guard(mu_);
+    cudaKernel_t k = kernel_.load(std::memory_order_acquire);
+    if (k == nullptr) {
+      cudaLibrary_t lib = nullptr;
+      if ((e = library(&lib)) != cudaSuccess) return e;
+      if ((e = cudaLibraryGetKernel(&k, lib, name_)) != cudaSuccess) return e;
+      kernel_.store(k, std::memory_order_release);
+    }
+    if (!ready_[dev].load(std::memory_order_acquire)) {
+      if (smem_bytes_ >= (48 << 10) &&
+          (e = cudaKernelSetAttributeForDevice(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               smem_bytes_, dev)) != cudaSuccess) {
+        return e;
+      }
+      if (non_portable_cluster_ &&
+          (e = cudaKernelSetAttributeForDevice(
+               k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1, dev)) != cudaSuccess) {
+        return e;
+      }
+      ready_[dev].store(true, std::memory_order_release);
+    }
+    *out = k;
+    return cudaSuccess;
+  }
+
+ private:
+  const char* name_;
+  int smem_bytes_;
+  bool non_portable_cluster_;
+  std::mutex mu_;
+  std::atomic<cudaKernel_t> kernel_{nullptr};
+  std::atomic<bool> ready_[kMaxDevices] = {};
+};
+
+}  // namespace
+}  // namespace ait_split
+
+#endif  // AIT_SPLIT_LAUNCH_HPP

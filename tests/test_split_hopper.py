@@ -1,0 +1,213 @@
+"""The split build of the Hopper units (nvcc.Split, tune.build.split_hopper): the two passes
+of each Hopper template, a real nvcc build of one small unit of each of the three classes
+(cubin, host object, embed object, joined object), the cache, and AIT_SPLIT_HOPPER=0."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ait.backend import nvcc
+from ait.backend.target import Target
+from ait.ir.epilogue import BIAS_ADD_RELU, BIAS_RELU
+from ait.ops.conv2d.cutlass3x import (
+    PERSISTENT_TILES,
+    TILES,
+    Conv2dCutlass3x,
+    Conv2dCutlass3xPersistent,
+)
+from ait.ops.conv2d.gemm3x import STRIDED_TILES
+from ait.ops.conv2d.gemm3x import TILES as GEMM_TILES
+from ait.ops.conv2d.gemm3x import Conv2dGemm3x
+from ait.tune import build as build_mod
+
+TARGET = Target.for_arch(90)
+CONV = Conv2dCutlass3x(TILES[3], BIAS_RELU, "f32")                     # 64x64x64
+PERSISTENT = Conv2dCutlass3xPersistent(PERSISTENT_TILES[0], BIAS_ADD_RELU, "f32")
+GEMM = Conv2dGemm3x(GEMM_TILES[2], BIAS_RELU, "f32")                     # 128x128 pingpong
+STRIDED = Conv2dGemm3x(STRIDED_TILES[0], BIAS_RELU, "f32", strided=True)
+KERNELS = (CONV, PERSISTENT, GEMM, STRIDED)
+_PASS_MACROS = ("AIT_DEVICE_PASS", "AIT_HOST_PASS", "AIT_SPLIT_LAUNCH_HPP", "AIT_UNIT_CUBIN")
+_DEFINED = re.compile(r"!?\s*defined\((\w+)\)")
+
+
+def preprocess(text: str, defined: set[str]) -> str:
+    """`text` with the conditionals on the pass macros resolved (`defined(X)`, `!`, `&&`,
+    #ifndef / #define of the include guard); every other directive is kept as it is."""
+    defined = set(defined)
+    out, stack = [], []  # stack: (this branch taken, some branch taken, evaluated by us)
+
+    def ours(cond: str) -> bool:
+        return any(m in cond for m in _PASS_MACROS)
+
+    def value(cond: str) -> bool:
+        parts = [p.strip() for p in cond.split("&&")]
+        return all((m.group(1) in defined) != p.startswith("!")
+                   for p in parts for m in [_DEFINED.fullmatch(p)] if m) and \
+            all(_DEFINED.fullmatch(p) for p in parts)
+
+    def active() -> bool:
+        return all(taken for taken, _, _ in stack)
+
+    for line in text.splitlines():
+        d = line.strip()
+        if d.startswith(("#if ", "#ifndef ", "#ifdef ")):
+            cond = (f"!defined({d.split()[1]})" if d.startswith("#ifndef") else
+                    f"defined({d.split()[1]})" if d.startswith("#ifdef") else d[4:])
+            if ours(cond):
+                v = value(cond)
+                stack.append((v, v, True))
+                continue
+            stack.append((True, True, False))
+        elif d.startswith("#elif") and stack and stack[-1][2]:
+            _, any_taken, _ = stack.pop()
+            v = not any_taken and value(d[6:])
+            stack.append((v, any_taken or v, True))
+            continue
+        elif d.startswith("#else") and stack and stack[-1][2]:
+            _, any_taken, _ = stack.pop()
+            stack.append((not any_taken, True, True))
+            continue
+        elif d.startswith("#endif"):
+            if stack.pop()[2]:
+                continue
+        elif d.startswith("#define ") and active() and d.split()[1] in _PASS_MACROS:
+            defined.add(d.split()[1])
+            continue
+        if active():
+            out.append(line)
+    assert not stack, "unbalanced conditionals"
+    return "\n".join(out) + "\n"
+
+
+def code_lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("//")]
+
+
+def entries(c) -> list[str]:
+    names = [f"{c.name}_entry"]
+    if getattr(c, "strided", False):
+        names += [f"{c.name}_gather_i32_entry", f"{c.name}_gather_i64_entry"]
+    return names
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda c: c.name)
+def test_split_passes_render(kernel):
+    plain, split = kernel.render(), kernel.render(split=True)
+    assert "AIT_DEVICE_PASS" not in plain and "AIT_HOST_PASS" not in plain
+    # neither macro: today's source, but for the comment lines of the split
+    assert code_lines(preprocess(split, set())) == code_lines(preprocess(plain, set()))
+    device = "\n".join(code_lines(preprocess(split, {"AIT_DEVICE_PASS"})))
+    for name in entries(kernel):
+        assert re.search(rf'extern "C" __global__ void __launch_bounds__\([^)]*\)\s*{name}\(',
+                         device), name
+    assert device.count("__global__") == len(entries(kernel))
+    for host_only in ("cudaLaunchKernel", "<<<", f'extern "C" int {kernel.name}(',
+                      "_workspace_bytes", "cudaFuncSetAttribute", "cudaLibrary",
+                      "Conv op;", "device_info"):
+        assert host_only not in device, host_only
+    host = "\n".join(code_lines(preprocess(split, {"AIT_HOST_PASS", "AIT_UNIT_CUBIN"})))
+    assert "__global__" not in host and "<<<" not in host
+    assert "cudaFuncSetAttribute(" not in host and "op.run(" not in host
+    for needed in ("cudaLibraryLoadData(", "cudaLibraryGetKernel(", "cudaLaunchKernelExC(",
+                   "cudaKernelSetAttributeForDevice(", 'extern "C" const unsigned char',
+                   f'extern "C" int {kernel.name}(', f"{kernel.name}_workspace_bytes"):
+        assert needed in host, needed
+    for name in entries(kernel):
+        assert f'"{name}"' in host
+    assert split.count("#ifndef AIT_SPLIT_LAUNCH_HPP") == 1  # the helper, once
+
+
+def test_render_split_only_for_splittable():
+    from ait.ops.conv2d.candidates import conv2d_candidates
+    light = next(c for c in conv2d_candidates(TARGET, BIAS_RELU, 64, 64)
+                 if not getattr(c, "splittable", False))
+    with pytest.raises(ValueError, match="no split passes"):
+        light.render(split=True)
+
+
+def test_split_switch(monkeypatch):
+    monkeypatch.delenv("AIT_SPLIT_HOPPER", raising=False)
+    units = build_mod.translation_units([CONV, GEMM, STRIDED])
+    assert all(u.source.split for u in units)
+    assert all(build_mod.single_source(c).text == c.render(split=True) for c in KERNELS)
+    monkeypatch.setenv("AIT_SPLIT_HOPPER", "0")
+    off = build_mod.translation_units([CONV, GEMM, STRIDED])
+    assert not any(u.source.split for u in off)
+    # today's sources, hence today's object keys and names (no marker in the key)
+    for c in KERNELS:
+        src = build_mod.single_source(c)
+        assert src == nvcc.Source(c.name, c.render(), c.compile_cost, host_cold=True)
+
+
+def test_split_object_keys_differ_per_pass(tmp_path):
+    if TARGET.nvcc is None:
+        pytest.skip("nvcc not found")
+    src = nvcc.Source(CONV.name, CONV.render(split=True), CONV.compile_cost, True, split=True)
+    files = nvcc.split_files(TARGET, src, tmp_path)
+    (_, _, obj), = nvcc._plan(TARGET, [src], tmp_path)
+    keys = {p.name.split("-")[-1].split(".")[0] for p in (files.cubin, files.host, obj)}
+    assert len(keys) == 3 and files.symbol.endswith(files.cubin.name.split("-")[-1][:-6])
+    assert files.embed.name.startswith(files.cubin.name[:-6])
+    plain = nvcc.Source(CONV.name, CONV.render(split=True), CONV.compile_cost, True)
+    assert nvcc._plan(TARGET, [plain], tmp_path)[0][2] != obj
+
+
+CUOBJDUMP = next((p for p in (shutil.which("cuobjdump"),
+                              "/tmp/ci-check/.venv/lib/python3.11/site-packages/triton/backends/"
+                              "nvidia/bin/cuobjdump") if p and Path(p).is_file()), None)
+
+
+def _nm(*args: str) -> str:
+    return subprocess.run(["nm", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.nvcc
+@pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
+def test_split_build(tmp_path, monkeypatch):
+    """One unit of each class: cubin + host object + embed object, joined; linked into a
+    shared library with nothing of ours undefined; cached (a second build compiles nothing)."""
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("AIT_SPLIT_HOPPER", raising=False)
+    units = build_mod.translation_units([CONV, PERSISTENT, STRIDED], per_tu=1)
+    assert len(units) == 3 and all(u.source.split for u in units)
+    sources = [u.source for u in units]
+    start = len(nvcc.compile_times)
+    objs = nvcc.compile_objects(TARGET, sources, jobs=2)
+    passes = sorted(t.name for t in nvcc.compile_times[start:])
+    assert passes == sorted(f"{s.name} [{p}]" for s in sources for p in ("device", "host"))
+    for src, obj, unit in zip(sources, objs, units):
+        files = nvcc.split_files(TARGET, src, tmp_path)
+        for f in (files.cubin, files.host, files.embed, obj):
+            assert f.is_file() and nvcc.fs.elf_problem(f) is None, f
+        assert re.search(rf"^[0-9a-f]+ R {files.symbol}$", _nm(str(files.embed)), re.M)
+        assert files.embed.stat().st_size > files.cubin.stat().st_size
+        assert f"U {files.symbol}" in _nm("-u", str(files.host))
+        (kernel,) = [c for c in (CONV, PERSISTENT, STRIDED) if c.name in unit.members]
+        if CUOBJDUMP:
+            syms = subprocess.run([CUOBJDUMP, "-symbols", str(files.cubin)], capture_output=True,
+                                  text=True, check=True).stdout
+            funcs = re.findall(r"STT_FUNC\s+STB_GLOBAL\s+STO_ENTRY\s+(\w+)", syms)
+            assert sorted(funcs) == sorted(entries(kernel))
+        # the host object holds no kernel of its own (nothing of the cubin's is compiled twice)
+        if CUOBJDUMP:
+            host_syms = subprocess.run([CUOBJDUMP, "-symbols", str(files.host)],
+                                       capture_output=True, text=True).stdout
+            assert "STO_ENTRY" not in host_syms
+        lib = nvcc.link_shared(TARGET, [files.host, files.embed], tmp_path / f"{src.name}.so")
+        undefined = _nm("-u", str(lib))
+        assert "ait_" not in undefined and kernel.name not in undefined
+        assert kernel.name in _nm("-D", "--defined-only", str(lib))
+        joined = nvcc.link_shared(TARGET, [obj], tmp_path / f"{src.name}.joined.so")
+        assert "ait_" not in _nm("-u", str(joined))
+    stamps = [o.stat().st_mtime_ns for o in objs]
+    again = len(nvcc.compile_times)
+    assert nvcc.compile_objects(TARGET, sources, jobs=2) == objs
+    assert len(nvcc.compile_times) == again and [o.stat().st_mtime_ns for o in objs] == stamps
+    # the joined object lost: rejoined from the cached cubin, host and embed objects
+    objs[0].unlink()
+    assert nvcc.compile_objects(TARGET, sources[:1], jobs=2) == objs[:1]
+    assert len(nvcc.compile_times) == again and objs[0].is_file()
