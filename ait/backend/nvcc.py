@@ -354,6 +354,7 @@ def _embed(files: Split) -> None:
 
 def _join(obj: Path, files: Split, name: str) -> Path:
     """The unit's object: its host object and its embed object in one (`ld -r`)."""
+    obj.parent.mkdir(parents=True, exist_ok=True)
     tmp = fs.tmp_path(obj)
     try:
         _run(_tool("ld"), ["-r", str(files.host), str(files.embed), "-o", str(tmp)],
