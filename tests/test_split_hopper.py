@@ -88,9 +88,11 @@ def code_lines(text: str) -> list[str]:
 
 
 def entries(c) -> list[str]:
-    names = [f"{c.name}_entry"]
+    """The prefixes of the mangled names of the kernel's entries (ait_split_launch.hpp)."""
+    ns = f"_ZN{len(c.name) + 5}{c.name}_impl"
+    names = [f"{ns}5entryE"]
     if getattr(c, "strided", False):
-        names += [f"{c.name}_gather_i32_entry", f"{c.name}_gather_i64_entry"]
+        names += [f"{ns}6gatherIiEE", f"{ns}6gatherIxEE"]
     return names
 
 
@@ -101,10 +103,12 @@ def test_split_passes_render(kernel):
     # neither macro: today's source, but for the comment lines of the split
     assert code_lines(preprocess(split, set())) == code_lines(preprocess(plain, set()))
     device = "\n".join(code_lines(preprocess(split, {"AIT_DEVICE_PASS"})))
-    for name in entries(kernel):
-        assert re.search(rf'extern "C" __global__ void __launch_bounds__\([^)]*\)\s*{name}\(',
-                         device), name
-    assert device.count("__global__") == len(entries(kernel))
+    # the entries keep C++ linkage in the kernel's namespace (extern "C" changes the SASS)
+    assert re.search(r"^__global__ void __launch_bounds__\([^)]*\)\s*entry\(", device, re.M)
+    if getattr(kernel, "strided", False):
+        assert "template __global__ void gather<int>(GatherParams);" in device
+        assert "template __global__ void gather<long long>(GatherParams);" in device
+    assert 'extern "C" __global__' not in device
     for host_only in ("cudaLaunchKernel", "<<<", f'extern "C" int {kernel.name}(',
                       "_workspace_bytes", "cudaFuncSetAttribute", "cudaLibrary",
                       "Conv op;", "device_info"):
@@ -116,8 +120,8 @@ def test_split_passes_render(kernel):
                    "cudaKernelSetAttributeForDevice(", 'extern "C" const unsigned char',
                    f'extern "C" int {kernel.name}(', f"{kernel.name}_workspace_bytes"):
         assert needed in host, needed
-    for name in entries(kernel):
-        assert f'"{name}"' in host
+    for prefix in entries(kernel):
+        assert f'"{prefix}"' in host
     assert split.count("#ifndef AIT_SPLIT_LAUNCH_HPP") == 1  # the helper, once
 
 
@@ -165,6 +169,38 @@ def _nm(*args: str) -> str:
     return subprocess.run(["nm", *args], capture_output=True, text=True, check=True).stdout
 
 
+def _find_functions(files: nvcc.Split, prefixes: list[str], exe: Path) -> list[str]:
+    """ait_split::find_function on the embedded cubin, for each prefix (a host program linked
+    with the embed object; no GPU)."""
+    cu = exe.with_suffix(".cu")
+    cu.write_text(f"#define AIT_UNIT_CUBIN {files.symbol}\n" + """
+#include <cstdio>
+#include "ait_split_launch.hpp"
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const char* name = ait_split::find_function(AIT_UNIT_CUBIN, argv[i]);
+    std::printf("%s\\n", name ? name : "-");
+  }
+  return 0;
+}
+""")
+    include = Path(nvcc.__file__).parent.parent / "ops" / "conv2d" / "include"
+    subprocess.run([TARGET.require_nvcc(), "-std=c++17", f"-I{include}", str(cu),
+                    str(files.embed), "-o", str(exe)], check=True, capture_output=True)
+    out = subprocess.run([str(exe), *prefixes], capture_output=True, text=True, check=True)
+    names = out.stdout.split()
+    assert len(names) == len(prefixes) and "-" not in names, out.stdout
+    return names
+
+
+def _sass(path: Path) -> list[str]:
+    """The instructions of each function (the names left out), in order."""
+    out = subprocess.run([CUOBJDUMP, "-sass", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    return [re.sub(r"/\* 0x[0-9a-f]+ \*/|\s+", " ", ln).strip() for ln in out.splitlines()
+            if re.match(r"\s+/\*[0-9a-f]{4}\*/", ln)]
+
+
 @pytest.mark.nvcc
 @pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
 def test_split_build(tmp_path, monkeypatch):
@@ -187,11 +223,14 @@ def test_split_build(tmp_path, monkeypatch):
         assert files.embed.stat().st_size > files.cubin.stat().st_size
         assert f"U {files.symbol}" in _nm("-u", str(files.host))
         (kernel,) = [c for c in (CONV, PERSISTENT, STRIDED) if c.name in unit.members]
+        # the host pass finds each entry by its prefix in the embedded cubin: run that lookup
+        found = _find_functions(files, entries(kernel), tmp_path / f"{src.name}.find")
+        assert all(name.startswith(prefix) for name, prefix in zip(found, entries(kernel)))
         if CUOBJDUMP:
             syms = subprocess.run([CUOBJDUMP, "-symbols", str(files.cubin)], capture_output=True,
                                   text=True, check=True).stdout
             funcs = re.findall(r"STT_FUNC\s+STB_GLOBAL\s+STO_ENTRY\s+(\w+)", syms)
-            assert sorted(funcs) == sorted(entries(kernel))
+            assert sorted(funcs) == sorted(found)
         # the host object holds no kernel of its own (nothing of the cubin's is compiled twice)
         if CUOBJDUMP:
             host_syms = subprocess.run([CUOBJDUMP, "-symbols", str(files.host)],
@@ -203,10 +242,23 @@ def test_split_build(tmp_path, monkeypatch):
         assert kernel.name in _nm("-D", "--defined-only", str(lib))
         joined = nvcc.link_shared(TARGET, [obj], tmp_path / f"{src.name}.joined.so")
         assert "ait_" not in _nm("-u", str(joined))
+    if CUOBJDUMP:  # the same device code as the single object's (the 3.x conv unit)
+        plain = nvcc.Source(CONV.name, CONV.render(), CONV.compile_cost, host_cold=True)
+        (single,) = nvcc.compile_objects(TARGET, [plain])
+        cubin = nvcc.split_files(TARGET, sources[0], tmp_path).cubin
+        assert _sass(single) == _sass(cubin) and len(_sass(cubin)) > 500
     stamps = [o.stat().st_mtime_ns for o in objs]
     again = len(nvcc.compile_times)
     assert nvcc.compile_objects(TARGET, sources, jobs=2) == objs
     assert len(nvcc.compile_times) == again and [o.stat().st_mtime_ns for o in objs] == stamps
+    # the profilers and the model link the same joined objects: no compile but the main's
+    spec = build_mod.ProfilerSpec(CONV.family, CONV.epilogue, (CONV,))
+    prof = build_mod.build_profilers(TARGET, [spec], jobs=2)[spec]
+    assert prof.failed == () and len(nvcc.compile_times) == again + 1
+    out = subprocess.run([str(prof.path), "--list"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and CONV.name in out.stdout
+    assert build_mod.kernel_objects(TARGET, [CONV]) == objs[:1]
+    again = len(nvcc.compile_times)
     # the joined object lost: rejoined from the cached cubin, host and embed objects
     objs[0].unlink()
     assert nvcc.compile_objects(TARGET, sources[:1], jobs=2) == objs[:1]

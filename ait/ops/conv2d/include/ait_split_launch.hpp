@@ -2,12 +2,22 @@
 // entries are not compiled here but in the unit's cubin (-DAIT_DEVICE_PASS), whose bytes an
 // embed object links in under the symbol AIT_UNIT_CUBIN (-DAIT_UNIT_CUBIN=<symbol>). The cubin
 // is loaded with the runtime's library API once per process (per .so: everything here has
-// internal linkage), each entry looked up by its extern "C" name once, its attributes set once per
-// device. Included (by the templates, through jinja) once per translation unit.
+// internal linkage), each entry looked up by name once, its attributes set once per device.
+// Included (by the templates, through jinja) once per translation unit.
+//
+// The entries keep C++ linkage, in their kernel's namespace (`<kernel>_impl::entry`, as the
+// single-object build names them): an extern "C" entry changes the code ptxas emits for the
+// same body (the 3.x conv 64x64x64: 1000 SASS instructions against 992; the C++ names give the
+// single object's instructions exactly). Their mangled names hold the parameter types, so an
+// entry is named here by the prefix of its mangled name (`_ZN<len><kernel>_impl5entryE`),
+// looked up in the embedded cubin's ELF symbol table.
 #ifndef AIT_SPLIT_LAUNCH_HPP
 #define AIT_SPLIT_LAUNCH_HPP
 
+#include <elf.h>
+
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <cuda_runtime.h>
 
@@ -41,13 +51,45 @@ cudaError_t library(cudaLibrary_t* out) {
   return cudaSuccess;
 }
 
-// One __global__ entry of the cubin: `smem_bytes` of dynamic shared memory (opted in when at
-// least 48 KiB), `non_portable_cluster`: set cudaFuncAttributeNonPortableClusterSizeAllowed
-// (what CUTLASS's ClusterLauncher sets before a cluster launch).
+// The name of the one function of `cubin` (an ELF image) whose name starts with `prefix`;
+// nullptr if none or several.
+const char* find_function(const unsigned char* cubin, const char* prefix) {
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, cubin, sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+    return nullptr;
+  }
+  const size_t n = std::strlen(prefix);
+  const char* found = nullptr;
+  for (unsigned i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh, strtab;
+    std::memcpy(&sh, cubin + eh.e_shoff + size_t(i) * eh.e_shentsize, sizeof sh);
+    if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum) continue;
+    std::memcpy(&strtab, cubin + eh.e_shoff + size_t(sh.sh_link) * eh.e_shentsize,
+                sizeof strtab);
+    const char* names = reinterpret_cast<const char*>(cubin + strtab.sh_offset);
+    const size_t step = sh.sh_entsize ? sh.sh_entsize : sizeof(Elf64_Sym);
+    for (size_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += step) {
+      Elf64_Sym sym;
+      std::memcpy(&sym, cubin + sh.sh_offset + off, sizeof sym);
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_name >= strtab.sh_size) continue;
+      if (std::strncmp(names + sym.st_name, prefix, n) == 0) {
+        if (found != nullptr) return nullptr;
+        found = names + sym.st_name;
+      }
+    }
+  }
+  return found;
+}
+
+// One __global__ entry of the cubin, named by the prefix of its mangled name: `smem_bytes` of
+// dynamic shared memory (opted in when at least 48 KiB), `non_portable_cluster`: set
+// cudaFuncAttributeNonPortableClusterSizeAllowed (as CUTLASS's ClusterLauncher does before a
+// cluster launch).
 class Entry {
  public:
-  constexpr Entry(const char* name, int smem_bytes, bool non_portable_cluster = false)
-      : name_(name), smem_bytes_(smem_bytes), non_portable_cluster_(non_portable_cluster) {}
+  constexpr Entry(const char* prefix, int smem_bytes, bool non_portable_cluster = false)
+      : prefix_(prefix), smem_bytes_(smem_bytes), non_portable_cluster_(non_portable_cluster) {}
 
   // The kernel, ready to launch on the current device.
   cudaError_t get(cudaKernel_t* out) {
@@ -64,7 +106,9 @@ class Entry {
     if (k == nullptr) {
       cudaLibrary_t lib = nullptr;
       if ((e = library(&lib)) != cudaSuccess) return e;
-      if ((e = cudaLibraryGetKernel(&k, lib, name_)) != cudaSuccess) return e;
+      const char* name = find_function(AIT_UNIT_CUBIN, prefix_);
+      if (name == nullptr) return cudaErrorSymbolNotFound;
+      if ((e = cudaLibraryGetKernel(&k, lib, name)) != cudaSuccess) return e;
       kernel_.store(k, std::memory_order_release);
     }
     if (!ready_[dev].load(std::memory_order_acquire)) {
@@ -85,7 +129,7 @@ class Entry {
   }
 
  private:
-  const char* name_;
+  const char* prefix_;
   int smem_bytes_;
   bool non_portable_cluster_;
   std::mutex mu_;
