@@ -242,6 +242,12 @@ def test_split_build(tmp_path, monkeypatch):
         assert kernel.name in _nm("-D", "--defined-only", str(lib))
         joined = nvcc.link_shared(TARGET, [obj], tmp_path / f"{src.name}.joined.so")
         assert "ait_" not in _nm("-u", str(joined))
+        # the library, the entries and their per-device state stay in their .so (as
+        # test_codegen_build checks for a model): no process-wide unique symbol of ours
+        exported = _nm("-D", "--defined-only", str(joined)).splitlines()
+        assert not [ln for ln in exported if ln.split()[1:2] == ["u"]
+                    and not ln.split()[2].startswith("_ZN4cuda3std")]
+        assert files.symbol not in "\n".join(exported)  # hidden: each .so its own cubin
     if CUOBJDUMP:  # the same device code as the single object's (the 3.x conv unit)
         plain = nvcc.Source(CONV.name, CONV.render(), CONV.compile_cost, host_cold=True)
         (single,) = nvcc.compile_objects(TARGET, [plain])
