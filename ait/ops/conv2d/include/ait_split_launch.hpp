@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <cuda_runtime.h>
 
@@ -136,6 +137,20 @@ class Entry {
   std::atomic<cudaKernel_t> kernel_{nullptr};
   std::atomic<bool> ready_[kMaxDevices] = {};
 };
+
+// Looks the entries up (and so loads the cubin) ahead of their first launch, ignoring failures
+// (the launch reports them): the model asks every kernel for its workspace size when it is
+// created, outside any stream capture, and records its launches under capture later.
+template <typename... Entries>
+void warm(Entries&... entries) {
+  cudaKernel_t kernel = nullptr;
+  for (Entry* e : {&entries...}) {
+    if (e->get(&kernel) != cudaSuccess) {
+      cudaGetLastError();  // ours: the failed call has just set it
+      return;
+    }
+  }
+}
 
 }  // namespace
 }  // namespace ait_split
