@@ -269,3 +269,31 @@ def test_split_build(tmp_path, monkeypatch):
     objs[0].unlink()
     assert nvcc.compile_objects(TARGET, sources[:1], jobs=2) == objs[:1]
     assert len(nvcc.compile_times) == again and objs[0].is_file()
+
+
+@pytest.mark.nvcc
+@pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
+def test_model_links_a_split_unit(tmp_path, monkeypatch):
+    """A model whose conv takes a 3.x Hopper kernel: its .so links the joined unit object,
+    exports the kernel and leaves nothing of ours undefined (no GPU: creating it fails)."""
+    import ait
+    from ait import IntVar, Tensor, nn
+    from tests.gpu_util import conv_candidates_first
+
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("AIT_SPLIT_HOPPER", raising=False)
+    conv_candidates_first(monkeypatch, lambda c: c == CONV, "the 3.x conv 64x64x64 is offered",
+                          limit=1)
+    m = nn.Conv2dBiasRelu(64, 64, 3, 1, 1)
+    m.name_parameter_tensor()
+    y = m(Tensor([IntVar([1, 4], "batch"), 8, 8, 64], name="x", is_input=True))
+    try:
+        ait.compile_model(y, TARGET, tmp_path / "work", "one", profile=False)
+    except ait.AitError as e:
+        assert "creating the model failed" in str(e)
+    so = tmp_path / "work" / "one" / "one.so"
+    assert CONV.name in _nm("-D", "--defined-only", str(so))
+    assert "ait_" not in _nm("-u", str(so))
+    objects = tmp_path / "cache" / "objects"
+    assert [p.name.split("-")[0] for p in objects.glob("*/*.cubin")] == [CONV.name]
+    assert len(list(objects.glob("*/*.host.o"))) == len(list(objects.glob("*/*.embed.o"))) == 1
