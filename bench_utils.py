@@ -104,13 +104,17 @@ def nonneg_int(text: str) -> int:
 from ait.cli import ArgumentParser, positive_int  # noqa: E402,F401 - one definition for every script
 
 
-def add_common_args(parser: argparse.ArgumentParser, default_stem: str) -> None:
+def add_common_args(parser: argparse.ArgumentParser, default_stem: str,
+                    models: list[str] | None = None) -> None:
+    """The arguments both benchmarks take; `models`: the only --model values accepted (ait
+    builds only these; a wrong name fails at the command line, before any GPU work)."""
     parser.add_argument(
         "--batch-size", type=_batch_sizes_type, default=DEFAULT_BATCH_SIZES, metavar="N[,N...]",
         help="batch size(s) to run: one (8), a list (1,8,32) or 'all' "
         f"(default: {','.join(map(str, DEFAULT_BATCH_SIZES))})",
     )
-    parser.add_argument("--model", default="resnet50", help="timm model name (default: resnet50)")
+    parser.add_argument("--model", default="resnet50", choices=models,
+                        help="timm model name (default: resnet50)")
     parser.add_argument(
         "--results-dir", type=Path, default=Path("results"),
         help="where <out-name>.json and .csv are written (default: ./results)",

@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 
 import bench_utils as bu
+from modeling.resnet import SPECS
 
 
 def _batch_range(text: str) -> tuple[int, int]:
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "size: median latency and QPS, CUDA graph mode by default.",
         epilog="Results: <results-dir>/<out-name>.json and .csv. Needs a CUDA GPU.",
     )
-    bu.add_common_args(parser, default_stem="ait")
+    bu.add_common_args(parser, default_stem="ait", models=sorted(SPECS))
     parser.add_argument(
         "--use-fp16-acc", type=bu.parse_bool, nargs="?", const=True, default=False,
         metavar="BOOL",

@@ -83,6 +83,7 @@ def main(argv=None) -> int:
     from ait import AitError, fs
     from ait.backend.target import TargetError, gpu_compute_capabilities
     from modeling.build import compile_resnet
+    from modeling.logits import nonfinite_report
     from modeling.resnet import create_resnet
     from weight_utils import load_weights
 
@@ -125,6 +126,9 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    if (bad := nonfinite_report(logits)) is not None:
+        print(f"error: {bad}", file=sys.stderr)
         return 1
     probs = softmax(logits)
     for i in range(n):

@@ -59,6 +59,12 @@ def top5(logits: np.ndarray) -> list[tuple[int, float]]:
 
 def report(ours: np.ndarray, ref: np.ndarray, what: str, limit: float) -> int:
     """Print both top-5 lists and the relative error of the logits; 1 if they disagree."""
+    from modeling.logits import nonfinite_report
+
+    for who, logits in (("ait", ours), ("timm", ref)):
+        if (bad := nonfinite_report(logits)) is not None:
+            print(f"error: {who}: {bad}", file=sys.stderr)
+            return 1
     rel = float(np.linalg.norm(ours - ref) / np.linalg.norm(ref))
     agree = bool((ours.argmax(1) == ref.argmax(1)).all())
     print(f"{'rank':>4}  {'ait class':>9} {'prob':>7}   {'timm class':>10} {'prob':>7}")
@@ -66,7 +72,7 @@ def report(ours: np.ndarray, ref: np.ndarray, what: str, limit: float) -> int:
         print(f"{r + 1:>4}  {ca:>9} {pa:>7.4f}   {ct:>10} {pt:>7.4f}")
     print(f"relative error of the logits ({what}, batch {len(ours)}): {rel:.2e} "
           f"(limit {limit:g}); top-1 agrees on every image: {agree}")
-    if rel > limit or not agree:
+    if not rel <= limit or not agree:
         print(f"error: ait and timm disagree (limit {limit:g})", file=sys.stderr)
         return 1
     return 0

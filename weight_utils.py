@@ -152,7 +152,57 @@ def timm_resnet(name: str, *, pretrained: bool = False, seed: int = 0,
     model.eval()
     if not pretrained:
         randomize_bn(model, seed)
+        keep_in_fp16_range(model, seed)
     return model
+
+
+FP16_SAFE_PEAK = 1000.0  # far below fp16's 65504: other inputs may peak higher than the probe
+
+
+def keep_in_fp16_range(model, seed: int = 0, peak: float = FP16_SAFE_PEAK) -> float:
+    """Scale down every residual branch's last BatchNorm (gamma and beta, by one factor) until
+    no block output of a seeded probe image exceeds ``peak``; returns the factor (1.0: left
+    as it was). A random deep ResNet's residual stream grows with every block: ResNet-50's
+    peaks at ~240, but ResNet-101's at ~4e5 and ResNet-152's at ~2e9, which fp16 cannot
+    hold (inf, then NaN, in any fp16 engine, torch's too). Trained nets stay small, as
+    their last BNs have small gammas; this does the same for a random one."""
+    import torch
+
+    blocks = [b for name in ("layer1", "layer2", "layer3", "layer4")
+              for b in getattr(model, name, ())]
+    last_bns = []
+    for b in blocks:
+        bns = [m for n, m in b.named_modules() if isinstance(m, torch.nn.BatchNorm2d)
+               and not n.startswith("downsample")]
+        if bns:
+            last_bns.append(bns[-1])
+    if not last_bns:
+        return 1.0
+    saved = [(bn.weight.detach().clone(), bn.bias.detach().clone()) for bn in last_bns]
+    g = torch.Generator().manual_seed(seed)
+    size = getattr(model, "default_cfg", {}).get("input_size", (3, 224, 224))[1:]
+    probe = torch.nn.functional.interpolate(torch.randn(1, 3, 7, 7, generator=g) * 1.5,
+                                            size=size, mode="bicubic", align_corners=False)
+    probe = probe + 0.3 * torch.randn(1, 3, *size, generator=g)
+    seen: list[float] = []
+    hooks = [b.register_forward_hook(lambda _m, _i, out: seen.append(float(out.abs().max())))
+             for b in blocks]
+    factor = 1.0
+    try:
+        with torch.no_grad():
+            for _ in range(40):
+                seen.clear()
+                model(probe)
+                if max(seen) <= peak:
+                    break
+                factor /= 2
+                for bn, (w, b) in zip(last_bns, saved):
+                    bn.weight.copy_(w * factor)
+                    bn.bias.copy_(b * factor)
+    finally:
+        for h in hooks:
+            h.remove()
+    return factor
 
 
 def randomize_bn(model, seed: int = 0) -> None:

@@ -10,6 +10,7 @@ that came within 5%. Needs no GPU.
 
     python scripts/candidate_wins.py docs/results/*/ait*.json
     python scripts/candidate_wins.py --cache $AIT_CACHE_DIR/profile.sqlite
+    python scripts/candidate_wins.py --cache profile.sqlite --leave-one-out resnet50
 """
 from __future__ import annotations
 
@@ -84,13 +85,83 @@ def margins(path: str) -> int:
     return 0
 
 
+def leave_one_out(path: str, model: str = "resnet50", batch: tuple[int, int] = (1, 256),
+                  budget: float = 0.01) -> int:
+    """Per kernel (its name without the epilogue): how much slower `model` would be at each
+    batch bucket without it, from a profile cache's timings (each op at its best remaining
+    candidate, ops weighted by how often the graph runs them); then the kernels that can go
+    one after another while no bucket loses more than `budget` (issue 11: fewer Hopper
+    kernels to compile, at the same speed)."""
+    import sqlite3
+
+    _, y = build_resnet_graph(model, batch, 224, 1000)
+    count: collections.Counter = collections.Counter()
+    for reqs in kernel_requests(build_graph(y)).values():
+        count.update(r for _, r in reqs)
+    times: dict = {}  # request -> {base name: best ms over its epilogues' kernels}
+    db = sqlite3.connect(path)
+    for family, tag, dims, results in db.execute(
+            "SELECT family, epilogue, dims, results FROM profile"):
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(dims)}
+        r = (ConvRequest.of(EPILOGUES[tag], **kw) if family == "conv2d"
+             else GemmRequest.of(EPILOGUES[tag], **kw))
+        if r not in count:
+            continue
+        t = times.setdefault(r, {})
+        for x in json.loads(results or "[]"):
+            if x.get("status") == "ok" and x.get("ms"):
+                b = base_name(x["name"])
+                t[b] = min(t.get(b, float("inf")), x["ms"])
+    missing = [r for r in count if r not in times]
+    if missing:
+        print(f"{len(missing)} of {len(count)} requests of {model} are not in {path}; "
+              "their ops are left out")
+
+    def model_ms(without: set) -> dict[int, float]:
+        out: dict[int, float] = collections.defaultdict(float)
+        for r, t in times.items():
+            left = [ms for b, ms in t.items() if b not in without]
+            out[r.batch] += count[r] * (min(left) if left else float("inf"))
+        return out
+
+    base = model_ms(set())
+    names = sorted({b for t in times.values() for b in t})
+
+    def loss(without: set) -> dict[int, float]:
+        now = model_ms(without)
+        return {b: now[b] / base[b] - 1 for b in sorted(base)}
+
+    print(f"\n{model} {batch[0]}..{batch[1]}: model time lost without one kernel, per batch "
+          "bucket (ops at their best remaining candidate)")
+    print(f"{'kernel':52s} " + " ".join(f"{b:>6d}" for b in sorted(base)))
+    for n in names:
+        print(f"{n:52s} " + " ".join(f"{100 * v:5.1f}%" for v in loss({n}).values()))
+    gone: set = set()
+    for n in sorted(names, key=lambda n: max(loss({n}).values())):
+        if max(loss(gone | {n}).values()) <= budget:
+            gone.add(n)
+    worst = max(loss(gone).values()) if gone else 0.0
+    print(f"\ncan go together within {100 * budget:.0f}% per bucket (worst {100 * worst:.2f}%): "
+          + (", ".join(sorted(gone)) or "none"))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="*", help="benchmark_ait.py result JSON files")
     ap.add_argument("--cache", help="a profile cache (profile.sqlite) to read the margins from")
+    ap.add_argument("--leave-one-out", metavar="MODEL", default=None,
+                    help="with --cache: the model time lost per batch bucket without each "
+                         "kernel, and the kernels that can go within --budget (e.g. resnet50)")
+    ap.add_argument("--budget", type=float, default=0.01,
+                    help="largest model slowdown per bucket for --leave-one-out (0.01)")
     args = ap.parse_args(argv)
+    if args.leave_one_out and not args.cache:
+        ap.error("--leave-one-out needs --cache")
     if args.cache:
         margins(args.cache)
+    if args.leave_one_out:
+        leave_one_out(args.cache, args.leave_one_out, budget=args.budget)
     graphs: dict[tuple, dict] = {}
     wins: dict[str, dict[str, set]] = collections.defaultdict(lambda: collections.defaultdict(set))
     pruned: list[str] = []

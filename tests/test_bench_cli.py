@@ -89,6 +89,14 @@ def test_unknown_variant_is_a_clean_cli_error(tmp_path):
     assert "turbo" in error_lines(proc.stderr)[0]
 
 
+def test_unknown_model_is_a_clean_cli_error_before_the_gpu(tmp_path):
+    """ait builds only the ResNets it knows: a wrong name is the first thing said."""
+    proc = run_script([PYTHON, REPO / "benchmark_ait.py", "--model", "resnet9"], cwd=tmp_path)
+    assert proc.returncode == 2
+    errors = error_lines(proc.stderr)
+    assert len(errors) == 1 and "resnet9" in errors[0] and "wide_resnet50_2" in errors[0]
+
+
 @pytest.mark.skipif(cuda_available(), reason="needs a machine without a CUDA GPU")
 @pytest.mark.parametrize("script", ["benchmark_pt.py", "benchmark_ait.py"])
 def test_without_gpu_one_line_error(script, tmp_path):

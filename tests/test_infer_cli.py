@@ -68,3 +68,30 @@ def test_preprocess_with_timm_config(tmp_path):
     img = preprocess_for(str(tmp_path / "c.jpg"), cfg)
     want = (np.array([10, 200, 90]) / 255 - np.array(cfg["mean"])) / np.array(cfg["std"])
     np.testing.assert_allclose(img[100, 100], want, atol=0.05)
+
+
+def test_nonfinite_logits_are_reported_not_ranked():
+    from modeling.logits import nonfinite_report
+
+    ok = np.random.default_rng(0).standard_normal((3, 10)).astype(np.float32)
+    assert nonfinite_report(ok) is None
+    bad = ok.copy()
+    bad[1, 4] = np.nan
+    bad[2, :] = np.inf
+    msg = nonfinite_report(bad)
+    assert "11 non-finite logit(s) in 2 of 3 image(s) (1, 2)" in msg and "fp16" in msg
+
+
+def test_infer_with_torch_report_fails_on_nan_logits(capsys):
+    """NaN compares false with every limit: the report must fail on it, not pass."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("iwt", ROOT / "infer_with_torch.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    ref = np.random.default_rng(1).standard_normal((2, 10)).astype(np.float32)
+    ours = ref.copy()
+    assert script.report(ours, ref, "test", 1e-2) == 0
+    ours[0, 0] = np.nan
+    assert script.report(ours, ref, "test", 1e-2) == 1
+    assert "error: ait: the model's output has 1 non-finite logit(s)" in capsys.readouterr().err

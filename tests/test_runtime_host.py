@@ -180,3 +180,15 @@ def test_a_model_of_another_ait_version_is_named_not_an_attribute_error(fake):
     del lib.ait_model_pdl
     with pytest.raises(AitError, match=r"not a model of this version of ait .*ait_model_pdl.*rebuild"):
         Model(so)
+
+
+def test_the_runtime_turns_pdl_off_for_exactly_the_python_off_values():
+    """model.py accepts PDL_VALUES and model_runtime.h reads the off ones itself: one list."""
+    import re
+    from pathlib import Path
+
+    header = (Path(model_mod.__file__).parent / "csrc" / "model_runtime.h").read_text()
+    body = header[header.index("inline bool pdl_from_env"):]
+    offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", body).group(1)
+    assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.PDL_OFF
+    assert set(model_mod.PDL_OFF) < set(model_mod.PDL_VALUES)

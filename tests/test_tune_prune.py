@@ -334,3 +334,36 @@ def test_candidate_wins_reads_margins_from_a_profile_cache(tmp_path, capsys):
     row = next(line for line in out.splitlines()
                if line.startswith(script.base_name(winner.name) + " "))
     assert row.split()[1:] == ["1", "1", "1", "1"]
+
+
+def test_candidate_wins_leave_one_out(tmp_path, capsys):
+    """--leave-one-out: the model time lost per bucket without each kernel, from the cache's
+    timings weighted by how often the graph runs each request, and the kernels that can go
+    within the budget. Synthetic timings: on every request kernel A is best (1.0), B is 1%
+    slower and C 50% slower: without A the model loses 1%, without B or C nothing; the
+    greedy pass drops the least needed first, so B and C go and A stays (dropping A too
+    would leave nothing)."""
+    import importlib.util
+
+    from ait.compiler.build_graph import build_graph
+    from ait.compiler.compile_model import kernel_requests
+    from modeling.build import build_resnet_graph
+
+    spec = importlib.util.spec_from_file_location("candidate_wins",
+                                                  ROOT / "scripts" / "candidate_wins.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    _, y = build_resnet_graph("resnet18", (1, 4), 224, 1000)
+    requests = {r for reqs in kernel_requests(build_graph(y)).values() for _, r in reqs}
+    cache = ProfileCache(tmp_path / "p.sqlite")
+    for r in requests:
+        ms = {"ka": 1.0, "kb": 1.01, "kc": 1.5}
+        cache.put(_key(r, candidates_for(H100, r)), f"ka_{r.epilogue.tag}_f32", 1.0,
+                  [{"name": f"{k}_{r.epilogue.tag}_f32", "status": "ok", "ms": v}
+                   for k, v in ms.items()])
+    assert script.leave_one_out(str(cache.path), "resnet18", (1, 4), budget=0.02) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith("k")}
+    assert rows["ka"] == ["1.0%"] * 3 and rows["kb"] == ["0.0%"] * 3  # buckets 1, 2, 4
+    assert "can go together within 2% per bucket (worst 0.00%): kb, kc\n" in out

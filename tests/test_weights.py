@@ -1,4 +1,5 @@
 """weight_utils: BN folding, layout, files and their errors."""
+import copy
 import subprocess
 import sys
 
@@ -158,3 +159,41 @@ def test_a_space_to_depth_stem_file_loads_into_a_padded_model(r18):
     bad = dict(s2d, conv1_weight=np.ones((64, 4, 4, 16), np.float16))  # nonzero "zero taps"
     with pytest.raises(AitError, match="'conv1_weight' has shape"):
         conform(bad, padded_model)
+
+
+@pytest.mark.parametrize("name", ["resnet101", "resnet152"])
+def test_random_deep_resnets_stay_in_fp16_range(name):
+    """A random ResNet-101 / 152 (BN statistics randomised) peaks at ~4e5 / ~2e9 in fp32: inf
+    in fp16. timm_resnet scales the residual branches' last BN down until a probe image
+    peaks below FP16_SAFE_PEAK; an independent image then stays far inside fp16 too."""
+    from weight_utils import keep_in_fp16_range, randomize_bn
+
+    torch.manual_seed(0)
+    raw = timm.create_model(name).eval()
+    randomize_bn(raw, 0)
+    tm = timm_resnet(name, seed=0)
+    assert keep_in_fp16_range(tm, 0) == 1.0  # already scaled: nothing left to do
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        assert float(raw(x).abs().max()) > 65504  # the problem is real
+        y = tm(x)
+    assert torch.isfinite(y).all() and float(y.abs().max()) < 65504 / 8
+    assert float(y.abs().max()) > 1e-2  # not scaled to nothing
+    with torch.no_grad():  # an independent fp16 engine (torch on the CPU) agrees
+        assert not torch.isfinite(copy.deepcopy(raw).half()(x[:1].half())).all()
+        half = copy.deepcopy(tm).half()(x[:1].half()).float()
+    assert torch.isfinite(half).all()
+    assert float((half - y[:1]).norm() / y[:1].norm()) < 1e-2
+
+
+def test_shallow_random_resnets_are_left_as_they_were():
+    """ResNet-18 / 50 peak well inside fp16: their random weights do not change."""
+    from weight_utils import keep_in_fp16_range, randomize_bn
+
+    for name in ("resnet18", "resnet50"):
+        torch.manual_seed(3)
+        tm = timm.create_model(name).eval()
+        randomize_bn(tm, 3)
+        before = {k: v.clone() for k, v in tm.state_dict().items()}
+        assert keep_in_fp16_range(tm, 3) == 1.0
+        assert all(torch.equal(before[k], v) for k, v in tm.state_dict().items())

@@ -95,8 +95,10 @@ class _Call:
             self.outs[i] = p
 
 
-# AIT_PDL values the runtime reads (model_runtime.h: the off ones turn PDL off)
-PDL_VALUES = ("0", "1", "false", "true", "no", "yes", "off", "on")
+# AIT_PDL values the runtime reads: model_runtime.h's pdl_from_env turns PDL off for the off
+# ones (tests/test_runtime_host.py checks that its list is PDL_OFF)
+PDL_OFF = ("0", "false", "no", "off")
+PDL_VALUES = PDL_OFF + ("1", "true", "yes", "on")
 
 class Model:
     def __init__(self, lib_path: str | Path, num_runtimes: int = 1):
