@@ -47,9 +47,12 @@ def test_which_kernel_classes_wait():
 
 
 def _global_bodies(text: str):
-    """(name, body) of every __global__ function in CUDA source `text`."""
+    """(name, body) of every __global__ function in CUDA source `text` (not in // comments)."""
+    text = re.sub(r"//[^\n]*", "", text)
     for m in re.finditer(r"__global__", text):
         brace = text.index("{", m.end())
+        if ";" in text[m.end():brace]:  # a declaration or explicit instantiation: no body
+            continue
         head = re.sub(r"__launch_bounds__\([^)]*\)", "", text[m.end():brace])
         name = re.search(r"(\w+)\s*\(", head).group(1)
         yield name, text[brace + 1:]

@@ -31,7 +31,7 @@ class KernelCandidate(Protocol):
     @property
     def name(self) -> str: ...
 
-    def render(self) -> str: ...
+    def render(self, split: bool = False) -> str: ...
 
 
 class TemplateKernel:
@@ -40,6 +40,9 @@ class TemplateKernel:
 
     TEMPLATE: ClassVar[str]
     waits_for_prior_grids: ClassVar[bool] = False  # CUTLASS 2.x kernels do not wait
+    # its template renders the split passes (-DAIT_DEVICE_PASS / -DAIT_HOST_PASS) with
+    # `split`: the Hopper kernels, whose device and host sides compile apart (tune.build)
+    splittable: ClassVar[bool] = False
     epilogue: Epilogue
 
     @property
@@ -49,8 +52,12 @@ class TemplateKernel:
     def template_values(self) -> dict:
         raise NotImplementedError
 
-    def render(self) -> str:
-        return render(self.TEMPLATE, name=self.name, **self.template_values(),
+    def render(self, split: bool = False) -> str:
+        """The kernel's source; `split`: with the two passes of a split build as well (the
+        source compiles as without it when neither pass macro is defined)."""
+        if split and not self.splittable:
+            raise ValueError(f"{self.name}: its template has no split passes")
+        return render(self.TEMPLATE, name=self.name, split=split, **self.template_values(),
                       **epilogue_values(self.epilogue))
 
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -104,6 +105,9 @@ class Source:
     text: str
     cost: float = 1.0   # relative compile time: the longest start first (shorter makespan)
     host_cold: bool = False  # host code runs at record time / in a profiler: COLD_HOST_FLAGS
+    # compiled as two objects at once (a Hopper unit whose text has the split passes): a
+    # cubin (-DAIT_DEVICE_PASS) and a host object (-DAIT_HOST_PASS), then joined (see Split)
+    split: bool = False
 
 
 def cache_dir() -> Path:
@@ -163,13 +167,51 @@ def compile_flags(target: Target, host_cold: bool = False) -> list[str]:
     return [*host, *BASE_FLAGS, *target.gencode(), *includes]
 
 
-def object_key(target: Target, source: Source) -> str:
+def object_key(target: Target, source: Source, extra: Sequence[str] = ()) -> str:
     """Content hash identifying the object `source` compiles to for `target` (its own flags
-    included: the same text with other flags is another object)."""
+    included: the same text with other flags is another object); `extra`: the flags of one
+    pass of a split source, or a split source's own marker."""
     nvcc = target.require_nvcc()
     flags = [f for f in compile_flags(target, source.host_cold) if not f.startswith("-I")]
-    blob = json.dumps([source.text, flags, nvcc_version(nvcc), target.cutlass_version, _abi_hash()])
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    blob = [source.text, flags, nvcc_version(nvcc), target.cutlass_version, _abi_hash()]
+    if extra:  # absent otherwise: the keys of unsplit objects are what they always were
+        blob.append(list(extra))
+    return hashlib.sha256(json.dumps(blob).encode()).hexdigest()[:20]
+
+
+DEVICE_PASS = ("-DAIT_DEVICE_PASS", "-cubin")
+
+
+@dataclass(frozen=True)
+class Split:
+    """The files of a split source (ait/tune/build.py: the Hopper units). Its device pass
+    (`-DAIT_DEVICE_PASS -cubin`: the __global__ entries, cicc + ptxas) and its host pass
+    (`-DAIT_HOST_PASS -c`: the host code, no kernel instantiated) compile at the same time;
+    once the cubin exists a tiny object embeds its bytes under `symbol` (an .incbin, ~10 ms),
+    which the host pass declares (-DAIT_UNIT_CUBIN); `ld -r` joins host object and embed
+    object into the unit's object, so that every consumer links one object per unit as
+    before. Each file is named by its content key (the cubin's from the source and the
+    device flags; the symbol is the cubin's key, so the host object's key covers it)."""
+
+    cubin: Path
+    host: Path
+    embed: Path
+    symbol: str
+
+    @property
+    def host_flags(self) -> tuple[str, ...]:
+        return ("-DAIT_HOST_PASS", f"-DAIT_UNIT_CUBIN={self.symbol}")
+
+
+def split_files(target: Target, source: Source, root: Path) -> Split:
+    cubin_key = object_key(target, source, DEVICE_PASS)
+    symbol = f"ait_cubin_{cubin_key}"
+    host_key = object_key(target, source, ("-DAIT_HOST_PASS", f"-DAIT_UNIT_CUBIN={symbol}"))
+    objects = root / "objects"
+    return Split(cubin=objects / cubin_key[:2] / f"{source.name}-{cubin_key}.cubin",
+                 host=objects / host_key[:2] / f"{source.name}-{host_key}.host.o",
+                 embed=objects / cubin_key[:2] / f"{source.name}-{cubin_key}.embed.o",
+                 symbol=symbol)
 
 
 def default_jobs() -> int:
@@ -188,7 +230,7 @@ def _plan(target: Target, sources: Sequence[Source], cache: Path | None
     root = require_cache_dir(cache)
     plan = []
     for src in sources:
-        key = object_key(target, src)
+        key = object_key(target, src, ("split",) if src.split else ())
         plan.append((src, root / "sources" / f"{src.name}-{key}.cu",
                      root / "objects" / key[:2] / f"{src.name}-{key}.o"))
     return plan
@@ -200,7 +242,6 @@ def submit_objects(pool: Executor, target: Target, sources: Sequence[Source], *,
     `pool` in the order given (callers order them to finish what they need first); cached
     objects and repeated sources cost nothing. A failed compile's future holds its
     NvccError."""
-    nvcc = target.require_nvcc()
     _start_build()
     futures: dict[Path, Future] = {}
     out = []
@@ -210,10 +251,127 @@ def submit_objects(pool: Executor, target: Target, sources: Sequence[Source], *,
                 futures[obj] = Future()
                 futures[obj].set_result(obj)
             else:
-                flags = compile_flags(target, src.host_cold)
-                futures[obj] = pool.submit(_compile_one, nvcc, flags, src, cu, obj)
+                futures[obj] = _submit(pool, target, src, cu, obj)
         out.append(futures[obj])
     return out
+
+
+def _submit(pool: Executor, target: Target, src: Source, cu: Path, obj: Path) -> Future:
+    """The future of `obj`, compiled on `pool`: one nvcc, or a split source's two at once."""
+    nvcc = target.require_nvcc()
+    flags = compile_flags(target, src.host_cold)
+    if not src.split:
+        return pool.submit(_compile_one, nvcc, flags, src, cu, obj)
+    files = split_files(target, src, obj.parent.parent.parent)
+    device = pool.submit(_device_pass, nvcc, flags, src, cu, files)
+    host = (_done(files.host) if cached_object_ok(files.host) else
+            pool.submit(_compile_one, nvcc, [*flags, *files.host_flags], src, cu, files.host,
+                        "host"))
+    left = [device, host]
+    joined = _Joined(left)
+    lock = threading.Lock()
+    started = []
+
+    def one_done(_: Future) -> None:
+        with lock:
+            if started or not all(f.done() for f in left):
+                return
+            started.append(True)
+        if not joined.set_running_or_notify_cancel():
+            return
+        for f in left:
+            if f.cancelled():
+                joined.set_exception(BuildCancelled(f"compiling {src.name}: cancelled"))
+                return
+            if f.exception() is not None:
+                joined.set_exception(f.exception())
+                return
+        try:
+            joined.set_result(_join(obj, files, src.name))
+        except BaseException as e:  # noqa: BLE001 - handed to whoever waits for the object
+            joined.set_exception(e)
+
+    for f in left:
+        f.add_done_callback(one_done)
+    return joined
+
+
+class _Joined(Future):
+    """The future of a split source's object: cancelling it cancels its passes still queued
+    (as cancelling a queued compile does)."""
+
+    def __init__(self, parts: list[Future]):
+        super().__init__()
+        self._parts = parts
+
+    def cancel(self) -> bool:
+        for f in self._parts:
+            f.cancel()
+        return super().cancel()
+
+
+def _done(value) -> Future:
+    f: Future = Future()
+    f.set_result(value)
+    return f
+
+
+def _device_pass(nvcc: str, flags: list[str], src: Source, cu: Path, files: Split) -> Path:
+    """The cubin (cached), then the object embedding it (cached)."""
+    if not cached_object_ok(files.cubin):
+        _compile_one(nvcc, [*flags, DEVICE_PASS[0]], src, cu, files.cubin, "device",
+                     mode=DEVICE_PASS[1])
+    if not cached_object_ok(files.embed):
+        _embed(files)
+    return files.embed
+
+
+def _embed(files: Split) -> None:
+    """An object holding the cubin's bytes as `files.symbol` (hidden: each .so uses its own
+    copy), from a generated assembler file (.incbin); costs ~10 ms."""
+    asm = fs.tmp_path(files.embed.with_suffix(".S"))
+    cubin = str(files.cubin).replace("\\", "\\\\").replace('"', '\\"')
+    fs.write_atomic(asm, (
+        '\t.section .rodata.ait_cubin,"a",@progbits\n'
+        "\t.balign 64\n"
+        f"\t.globl {files.symbol}\n"
+        f"\t.hidden {files.symbol}\n"
+        f"\t.type {files.symbol}, @object\n"
+        f"{files.symbol}:\n"
+        f'\t.incbin "{cubin}"\n'
+        f"\t.size {files.symbol}, . - {files.symbol}\n"
+        '\t.section .note.GNU-stack,"",@progbits\n'))
+    tmp = fs.tmp_path(files.embed)
+    try:
+        _run(_tool("cc", "gcc"), ["-x", "assembler", "-c", str(asm), "-o", str(tmp)],
+             what=f"embedding {files.cubin.name}")
+        _check_output(tmp, f"embedding {files.cubin.name}")
+        os.replace(tmp, files.embed)
+    finally:
+        tmp.unlink(missing_ok=True)
+        asm.unlink(missing_ok=True)
+
+
+def _join(obj: Path, files: Split, name: str) -> Path:
+    """The unit's object: its host object and its embed object in one (`ld -r`)."""
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    tmp = fs.tmp_path(obj)
+    try:
+        _run(_tool("ld"), ["-r", str(files.host), str(files.embed), "-o", str(tmp)],
+             what=f"joining the host and device objects of {name}")
+        _check_output(tmp, f"joining the objects of {name}")
+        os.replace(tmp, obj)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return obj
+
+
+@functools.cache
+def _tool(*names: str) -> str:
+    for n in names:
+        if path := shutil.which(n):
+            return path
+    raise NvccError(f"none of {', '.join(names)} found on PATH (needed to embed a cubin)")
 
 
 def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | None = None,
@@ -234,9 +392,7 @@ def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | No
         n_jobs = min(jobs or default_jobs(), len(todo))
         with (cancel_on_interrupt(ThreadPoolExecutor(n_jobs)) as pool,
               tqdm(total=len(todo), desc=desc, unit="obj") as bar):
-            futures = {pool.submit(_compile_one, nvcc, compile_flags(target, src.host_cold),
-                                   src, cu, obj): obj
-                       for obj, (src, cu) in todo.items()}
+            futures = {_submit(pool, target, src, cu, obj): obj for obj, (src, cu) in todo.items()}
             for f in futures:
                 f.add_done_callback(lambda _: bar.update())
             _, pending = wait(futures, return_when=ALL_COMPLETED if keep_going else FIRST_EXCEPTION)
@@ -291,9 +447,13 @@ def cached_object_ok(obj: Path) -> bool:
     return False
 
 
-def _compile_one(nvcc: str, flags: list[str], src: Source, cu: Path, obj: Path) -> Path:
+def _compile_one(nvcc: str, flags: list[str], src: Source, cu: Path, obj: Path,
+                 part: str = "", mode: str = "-c") -> Path:
+    """`part`: which pass of a split source ("device", "host"), for messages and timings;
+    `mode`: nvcc's -c or -cubin."""
+    what = f"{src.name} [{part}]" if part else src.name
     if cancelled():
-        raise BuildCancelled(f"compiling {src.name}: cancelled")
+        raise BuildCancelled(f"compiling {what}: cancelled")
     cu.parent.mkdir(parents=True, exist_ok=True)
     obj.parent.mkdir(parents=True, exist_ok=True)
     text = src.text.encode()
@@ -302,13 +462,13 @@ def _compile_one(nvcc: str, flags: list[str], src: Source, cu: Path, obj: Path) 
     tmp = fs.tmp_path(obj)
     start = time.perf_counter()
     try:
-        _run(nvcc, [*flags, "-c", str(cu), "-o", str(tmp)], what=f"compiling {src.name} ({cu})")
-        _check_output(tmp, f"compiling {src.name} ({cu})")
+        _run(nvcc, [*flags, mode, str(cu), "-o", str(tmp)], what=f"compiling {what} ({cu})")
+        _check_output(tmp, f"compiling {what} ({cu})")
         os.replace(tmp, obj)
     finally:
         tmp.unlink(missing_ok=True)
     with _procs_lock:
-        compile_times.append(CompileTime(src.name, start, time.perf_counter()))
+        compile_times.append(CompileTime(what, start, time.perf_counter()))
     return obj
 
 
@@ -374,6 +534,7 @@ def _link(target: Target, objects: Sequence[Path], output: Path, extra: list[str
 
 
 def _run(nvcc: str, args: list[str], what: str) -> None:
+    """Runs `nvcc` (or another tool) with `args`; NvccError with its stderr tail on failure."""
     with _procs_lock:  # registered before cancel_builds can miss it, or not started at all
         if _cancelled.is_set():
             raise BuildCancelled(f"{what}: cancelled")
@@ -393,4 +554,4 @@ def _run(nvcc: str, args: list[str], what: str) -> None:
         raise BuildCancelled(f"{what}: cancelled")
     if proc.returncode != 0:
         tail = (stderr or stdout)[-_STDERR_TAIL:]
-        raise NvccError(f"nvcc failed {what} (exit {proc.returncode}):\n{tail}")
+        raise NvccError(f"{Path(nvcc).name} failed {what} (exit {proc.returncode}):\n{tail}")

@@ -55,8 +55,17 @@ def kernels_per_tu() -> int:
     return max(1, int(env)) if env else KERNELS_PER_TU
 
 
+def split_hopper() -> bool:
+    """Whether the Hopper kernels' units compile as a cubin and a host object at once
+    (nvcc.Split; docs/compile_time.md): AIT_SPLIT_HOPPER=0 turns it off (one object per
+    unit, the sources and objects of before)."""
+    return os.environ.get("AIT_SPLIT_HOPPER", "1").strip() != "0"
+
+
 def single_source(c: KernelCandidate) -> nvcc.Source:
-    return nvcc.Source(c.name, c.render(), c.compile_cost, host_cold=True)
+    split = getattr(c, "splittable", False) and split_hopper()
+    return nvcc.Source(c.name, c.render(split=True) if split else c.render(), c.compile_cost,
+                       host_cold=True, split=split)
 
 
 def group_key(c: KernelCandidate) -> tuple:
@@ -163,8 +172,11 @@ def _unit(members: Sequence[KernelCandidate]) -> Unit:
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     cost = max(s.cost for s in singles) * (1 + _GROUP_COST * (len(singles) - 1))
     name = f"{members[0].name}_tu{len(singles)}_{digest}"
-    return Unit(nvcc.Source(name, text, cost, host_cold=True), tuple(c.name for c in members),
-                singles)
+    split = all(s.split for s in singles)
+    if split != any(s.split for s in singles):  # one kernel class per unit: never happens
+        raise ValueError(f"unit {name}: split and unsplit kernels together")
+    return Unit(nvcc.Source(name, text, cost, host_cold=True, split=split),
+                tuple(c.name for c in members), singles)
 
 
 def _index_path(single: nvcc.Source) -> Path:
@@ -192,7 +204,8 @@ def _recorded_unit(single: nvcc.Source) -> tuple[nvcc.Source, set[str]] | None:
         return None
     if single.text not in text or single.name not in members:
         return None
-    return nvcc.Source(entry["name"], text, single.cost, host_cold=True), members
+    return (nvcc.Source(entry["name"], text, single.cost, host_cold=True, split=single.split),
+            members)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -62,6 +62,7 @@ class _Conv3xKernel(TemplateKernel):
     name is PREFIX, the tile, SCHEDULE and the epilogue."""
     family: ClassVar[Family] = Family.CONV2D
     waits_for_prior_grids: ClassVar[bool] = True
+    splittable: ClassVar[bool] = True
     PREFIX: ClassVar[str]
     SCHEDULE: ClassVar[str] = ""  # the kernel schedule's tag in the name ("coop_")
 

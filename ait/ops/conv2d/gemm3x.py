@@ -107,6 +107,7 @@ class Conv2dGemm3x(TemplateKernel):
     generation: ClassVar[str] = "gemm3x"
     compile_cost: ClassVar[float] = 6.0  # a little above the 3.x conv: two warpgroups
     waits_for_prior_grids: ClassVar[bool] = True
+    splittable: ClassVar[bool] = True
 
     tile: TileGemm3x
     epilogue: Epilogue

@@ -33,6 +33,7 @@
 // measured slower: 0.295 against 0.267 ms at batch 1 (H200, 4d56607; waiting blocks holding
 // SM resources is the likely cause, not established). AIT_PDL=0 in the environment at model
 // creation turns PDL off.
+#include <cuda.h>  // the driver's kernel-node types only: its entry points come through cudart
 #include <cuda_runtime.h>
 
 #include <array>
@@ -185,6 +186,42 @@ static size_t op_workspace_bytes(int op, const int64_t* dims);
 
 namespace ait {
 
+// A captured kernel node's launch. The runtime's cudaGraphKernelNodeGetParams cannot read a
+// node launched through a library handle (cudaKernel_t: the split Hopper units' kernels; it
+// fails with cudaErrorInvalidDeviceFunction), the driver's call can, and gives the handle
+// back, which every runtime call used here accepts in place of a function (measured on the
+// H200: scripts/dev/kernel_handle_probe.cu). The driver entry comes through cudart, so the
+// model links no libcuda. Internal linkage: its static is not one symbol shared by models.
+static cudaError_t kernel_node_params(cudaGraphNode_t node, cudaKernelNodeParams* p) {
+  cudaError_t e = cudaGraphKernelNodeGetParams(node, p);
+  if (e != cudaErrorInvalidDeviceFunction) return e;
+  cudaGetLastError();
+  using GetParams = CUresult (*)(CUgraphNode, CUDA_KERNEL_NODE_PARAMS_v2*);
+  static GetParams get = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion("cuGraphKernelNodeGetParams", &fn, 12000,
+                                         cudaEnableDefault, &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      fn = nullptr;
+    }
+    return reinterpret_cast<GetParams>(fn);
+  }();
+  CUDA_KERNEL_NODE_PARAMS_v2 d{};
+  if (get == nullptr || get(reinterpret_cast<CUgraphNode>(node), &d) != CUDA_SUCCESS ||
+      d.kern == nullptr)
+    return e;
+  *p = cudaKernelNodeParams{};
+  p->func = reinterpret_cast<void*>(d.kern);
+  p->gridDim = dim3(d.gridDimX, d.gridDimY, d.gridDimZ);
+  p->blockDim = dim3(d.blockDimX, d.blockDimY, d.blockDimZ);
+  p->sharedMemBytes = d.sharedMemBytes;
+  p->kernelParams = d.kernelParams;
+  p->extra = d.extra;
+  return cudaSuccess;
+}
+
 // Runs op `op` under capture on `cap` and keeps what it launched. The op must launch a chain
 // of kernels (or nothing): every kernel we generate or link does.
 inline int record_op(const Bindings& b, cudaStream_t cap, int op, const void* const* in,
@@ -224,7 +261,7 @@ inline int record_op(const Bindings& b, cudaStream_t cap, int op, const void* co
       break;
     }
     cudaKernelNodeParams p{};
-    e = cudaGraphKernelNodeGetParams(node, &p);
+    e = kernel_node_params(node, &p);
     if (e != cudaSuccess || p.extra != nullptr || p.kernelParams == nullptr) {
       rc = set_error(AIT_ERR_INTERNAL, "op %d (%s): cannot read a recorded launch: %s", op,
                      kOpNames[op], cudaGetErrorString(e));
