@@ -13,7 +13,7 @@ export AIT_CACHE_DIR=$PWD/tmp/cache AIT_TEST_WORKDIR=$PWD/tmp/tests
 export AIT_GEMM3X_EPI_VARIANTS=1 AIT_KERNELS_PER_TU=1
 el "nproc $(nproc); epi_bench"
 # progress bars (tqdm) dropped from the log; the profiler's own per-job timeouts still apply
-timeout 230 python3 scripts/dev/epi_bench.py --out "$OUT" --batches 128,256 2>&1 \
+timeout 220 python3 scripts/dev/epi_bench.py --out "$OUT" --batches 128,256 2>&1 \
   | grep -v '/s\]\|/shape\]\|/op\]\|it/s' > $OUT/epi.log
 rc=$?
 el "epi_bench rc=$rc (124: timed out)"
