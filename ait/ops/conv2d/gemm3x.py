@@ -32,10 +32,27 @@ Only the two wide cooperative tiles (STRIDED_TILES): N = k is 512..2048, so a 25
 (fewer re-reads of xs) or a 256-tall M tile (fewer re-reads of w, which is large at k*c = 2M)
 both fill two warpgroups; the 128x128 tiles target small N and small batches, where the extra
 copy is not worth it and the strided conv kernels stay.
+
+Epilogue tiles (experimental, off by default). The epilogue works on subtiles of the CTA tile:
+per subtile it TMA-loads the residual C into shared memory, applies bias / residual / ReLU
+and TMA-stores D. `TileGemm3x.epi` = None is the builder's EpilogueTileAuto (cooperative:
+128x32, pingpong: 64x32, i.e. 4-8 subtiles per 128x128 tile); an explicit (M, N) makes fewer,
+larger round trips. The sm90 builder (cutlass/epilogue/collective/builders/sm90_builder.inl,
+sm90_compute_tile_shape_or_override) accepts an explicit tile only with M = 64 for pingpong
+and M = 128 for cooperative, N % 16 == 0, and M, N dividing the CTA tile. It offers no
+parameter for the C / D stages, ReuseSmemC or DelayTmaStore: they follow from the subtile
+count E = (CTA M*N) / (epi M*N) (sm90_get_tma_dispatch_policy): StagesD = min(E, 2),
+StagesC = max(min(E, 4), StagesD + 1) with ReuseSmemC (C and D both fp16: D reuses C's
+buffers), DelayTmaStore only without C. So a larger subtile also means more shared memory
+(StagesC * epi M * epi N * 2 bytes), which the mainloop's automatic stage count gives up.
+`AIT_GEMM3X_EPI_VARIANTS=1` appends EPI_VARIANTS (pointwise convs only, every epilogue) to
+the candidates, for measuring them; without it the list (and every name and source) is as
+before. Such a kernel's name says its subtile: `..._coop_e128x64_...`.
 """
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -70,6 +87,17 @@ class TileGemm3x:
     shape: tuple[int, int, int]           # CTA tile M (n*h*w), N (k), K (c)
     schedule: Schedule
     cluster: tuple[int, int] = (1, 1)
+    epi: tuple[int, int] | None = None    # epilogue subtile M, N; None: EpilogueTileAuto
+
+    @property
+    def epi_cpp(self) -> str:
+        if self.epi is None:
+            return "cutlass::epilogue::collective::EpilogueTileAuto"
+        return f"cute::Shape<cute::_{self.epi[0]}, cute::_{self.epi[1]}>"
+
+    @property
+    def epi_tag(self) -> str:
+        return "" if self.epi is None else f"_e{dims_tag(self.epi)}"
 
 
 # Append to grow (see the module docstring for why these).
@@ -79,6 +107,25 @@ TILES: tuple[TileGemm3x, ...] = (
     TileGemm3x((128, 128, 64), Schedule.PINGPONG),
     TileGemm3x((128, 128, 64), Schedule.COOPERATIVE),
 )
+# Explicit epilogue subtiles of the pointwise 128x128 / 256x128 tiles, offered only with
+# AIT_GEMM3X_EPI_VARIANTS=1 (see the module docstring): (subtiles, StagesC, StagesD) and the
+# epilogue's shared memory, against auto's 8 / 4 / 2 (16 KB, pingpong) and 4 or 8 / 4 / 2
+# (32 KB, cooperative).
+EPI_VARIANTS: tuple[TileGemm3x, ...] = (
+    TileGemm3x((128, 128, 64), Schedule.PINGPONG, epi=(64, 64)),         # 4 / 4 / 2, 32 KB
+    TileGemm3x((128, 128, 64), Schedule.PINGPONG, epi=(64, 128)),        # 2 / 3 / 2, 48 KB
+    TileGemm3x((128, 128, 64), Schedule.COOPERATIVE, epi=(128, 64)),     # 2 / 3 / 2, 48 KB
+    TileGemm3x((128, 128, 64), Schedule.COOPERATIVE, epi=(128, 128)),    # 1 / 2 / 1, 64 KB
+    TileGemm3x((256, 128, 64), Schedule.COOPERATIVE, epi=(128, 64)),     # 4 / 4 / 2, 64 KB
+    TileGemm3x((256, 128, 64), Schedule.COOPERATIVE, epi=(128, 128)),    # 2 / 3 / 2, 96 KB
+)
+EPI_VARIANTS_ENV = "AIT_GEMM3X_EPI_VARIANTS"
+
+
+def epi_variants_enabled() -> bool:
+    return os.environ.get(EPI_VARIANTS_ENV, "").strip() == "1"
+
+
 # The tiles offered with the gather for stride > 1 (see the module docstring).
 STRIDED_TILES: tuple[TileGemm3x, ...] = (
     TileGemm3x((128, 256, 64), Schedule.COOPERATIVE),
@@ -118,21 +165,25 @@ class Conv2dGemm3x(TemplateKernel):
     def name(self) -> str:
         kind = "gemm3x_s" if self.strided else "gemm3x"
         return (f"conv2d_{kind}_{dims_tag(self.tile.shape)}_c{dims_tag(self.tile.cluster)}_"
-                f"{self.tile.schedule.short}_{self.epilogue.tag}_{self.acc}")
+                f"{self.tile.schedule.short}{self.tile.epi_tag}_{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:
         return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
 
     def template_values(self) -> dict:
         return {"strided": self.strided, "acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
-                "cluster": self.tile.cluster, "kernel_schedule": self.tile.schedule.kernel,
+                "cluster": self.tile.cluster, "epilogue_tile": self.tile.epi_cpp,
+                "kernel_schedule": self.tile.schedule.kernel,
                 "epilogue_schedule": self.tile.schedule.epilogue}
 
 
 def candidates(epilogue: Epilogue, c: int, k: int, acc: str,
                strided: bool = False) -> list[Conv2dGemm3x]:
     """GEMM candidates for a pointwise conv, or with `strided` the gather + GEMM ones for a
-    strided 1x1 conv (the caller checks the geometry: is_pointwise / is_strided_pointwise)."""
+    strided 1x1 conv (the caller checks the geometry: is_pointwise / is_strided_pointwise).
+    With AIT_GEMM3X_EPI_VARIANTS=1 the pointwise list ends with the EPI_VARIANTS."""
     tiles = STRIDED_TILES if strided else TILES
+    if not strided and epi_variants_enabled():
+        tiles = (*tiles, *EPI_VARIANTS)
     out = [Conv2dGemm3x(t, epilogue, acc, strided) for t in tiles]
     return [cand for cand in out if cand.supports(c, k)]
