@@ -243,9 +243,12 @@ def main() -> int:
     args = build_parser().parse_args()
     variants = args.variants
     try:  # what the run needs before the GPU: a missing timm is reported as such
-        import timm  # noqa: F401 - fail early and in one line
+        import timm  # fail early and in one line
     except ImportError as exc:
         raise bu.BenchError(f"cannot import timm ({exc})") from None
+    if not timm.is_model(args.model):
+        build_parser().error(f"--model {args.model}: not a timm model name (e.g. resnet50, "
+                             "resnet18, wide_resnet50_2; timm.list_models() lists them)")
     torch = bu.require_cuda()
 
     torch.backends.cudnn.benchmark = not args.no_cudnn_benchmark

@@ -97,6 +97,15 @@ def test_unknown_model_is_a_clean_cli_error_before_the_gpu(tmp_path):
     assert len(errors) == 1 and "resnet9" in errors[0] and "wide_resnet50_2" in errors[0]
 
 
+def test_benchmark_pt_refuses_a_name_timm_does_not_know(tmp_path):
+    """benchmark_pt runs any timm model, and a name timm does not know is one CLI error, before
+    the GPU check (on a GPU machine it was a traceback from timm.create_model)."""
+    proc = run_script([PYTHON, REPO / "benchmark_pt.py", "--model", "resnet9"], cwd=tmp_path)
+    assert proc.returncode == 2
+    errors = error_lines(proc.stderr)
+    assert len(errors) == 1 and "resnet9" in errors[0] and "not a timm model" in errors[0]
+
+
 @pytest.mark.skipif(cuda_available(), reason="needs a machine without a CUDA GPU")
 @pytest.mark.parametrize("script", ["benchmark_pt.py", "benchmark_ait.py"])
 def test_without_gpu_one_line_error(script, tmp_path):
