@@ -38,6 +38,7 @@ from ait import fs
 from ait.backend.target import Target
 from ait.backend.templates import ABI_INCLUDE_DIR
 from ait.ir.errors import AitError
+from ait.ir.env import env_count
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +216,20 @@ def split_files(target: Target, source: Source, root: Path) -> Split:
 
 
 def default_jobs() -> int:
-    """Every core, capped so that concurrent Hopper compiles fit in memory."""
+    """Every core, capped so that concurrent Hopper compiles fit in memory (AIT_COMPILE_JOBS
+    sets it: see compile_jobs)."""
     cpus = os.cpu_count() or 1
     try:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return cpus
     return max(1, min(cpus, mem // _MEM_PER_JOB))
+
+
+def compile_jobs(reserve: int = 0) -> int:
+    """How many nvcc processes a build runs at once: AIT_COMPILE_JOBS, else default_jobs()
+    less `reserve` (cores kept for other work, e.g. one per profiling GPU), at least one."""
+    return env_count("AIT_COMPILE_JOBS") or max(1, default_jobs() - reserve)
 
 
 def _plan(target: Target, sources: Sequence[Source], cache: Path | None
@@ -389,7 +397,7 @@ def compile_objects(target: Target, sources: Sequence[Source], *, jobs: int | No
     failed: dict[Path, NvccError] = {}
     if todo:
         start = time.perf_counter()
-        n_jobs = min(jobs or default_jobs(), len(todo))
+        n_jobs = min(jobs or compile_jobs(), len(todo))
         with (cancel_on_interrupt(ThreadPoolExecutor(n_jobs)) as pool,
               tqdm(total=len(todo), desc=desc, unit="obj") as bar):
             futures = {_submit(pool, target, src, cu, obj): obj for obj, (src, cu) in todo.items()}

@@ -25,6 +25,7 @@ from ait.backend.kernel import Family, KernelCandidate
 from ait.backend.target import Target
 from ait.backend.templates import render
 from ait.ir.epilogue import Epilogue
+from ait.ir.env import env_count
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,11 @@ _GROUP_COST = 0.2  # each kernel after the first adds this much of one kernel's 
 def hopper_units(jobs: int) -> int:
     """How many Hopper translation units a build may have before same-class ones merge:
     AIT_HOPPER_UNITS, else one per compile job."""
-    env = os.environ.get("AIT_HOPPER_UNITS", "").strip()
-    return max(1, int(env)) if env else jobs
+    return env_count("AIT_HOPPER_UNITS") or jobs
 
 
 def kernels_per_tu() -> int:
-    env = os.environ.get("AIT_KERNELS_PER_TU", "").strip()
-    return max(1, int(env)) if env else KERNELS_PER_TU
+    return env_count("AIT_KERNELS_PER_TU") or KERNELS_PER_TU
 
 
 def split_hopper() -> bool:
@@ -287,7 +286,7 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     `Profiler.failed`), so one broken template does not stop the others."""
     specs = list(dict.fromkeys(specs))
     # the kernels in spec order, the costliest first within a spec; units follow their first
-    jobs = jobs or nvcc.default_jobs()
+    jobs = jobs or nvcc.compile_jobs()
     units = translation_units([c for spec in specs
                                for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)],
                               workers=hopper_units(jobs))

@@ -27,7 +27,7 @@ from ait.backend.family import PruneRule as Rule
 from ait.backend.family import tuned_families, tuning
 from ait.backend.kernel import KernelCandidate
 from ait.backend.target import Target
-from ait.tune.cache import env_flag
+from ait.ir.env import env_flag
 from ait.tune.requests import Request
 
 ALL_CANDIDATES_ENV = "AIT_ALL_CANDIDATES"

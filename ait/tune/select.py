@@ -18,7 +18,8 @@ from ait.backend import nvcc
 from ait.backend.kernel import KernelCandidate
 from ait.backend.target import Target
 from ait.tune.build import HEAVY_COST, Profiler, ProfilerSpec, build_profilers
-from ait.tune.cache import ProfileCache, ProfileKey, env_flag
+from ait.ir.env import env_flag
+from ait.tune.cache import ProfileCache, ProfileKey
 from ait.tune.candidates import all_candidates_for, candidate_set_id, require_candidates
 from ait.tune.requests import Problem, Request
 from ait.tune.runner import Job, Result, run_jobs, visible_gpus
@@ -144,7 +145,7 @@ def profile_requests(target: Target, requests: list[Request],
     def build() -> None:
         try:
             # one core stays free per GPU for the profiler processes
-            jobs = max(1, nvcc.default_jobs() - len(gpus))
+            jobs = nvcc.compile_jobs(reserve=len(gpus))
             profilers.update(build_profilers(target, order, lambda s, p: ready.put((s, p)),
                                              jobs=jobs))
         except BaseException as e:  # noqa: BLE001 -- re-raised after the GPUs stop
