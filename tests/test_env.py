@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ait.backend import nvcc
-from ait.ir.env import env_count, env_flag
+from ait.ir.env import env_count, env_flag, env_switch
 from ait.ir.errors import AitError
 from ait.tune import build as build_mod
 
@@ -56,3 +56,27 @@ def test_compile_jobs_default_keeps_the_reserved_cores(monkeypatch):
     assert nvcc.compile_jobs(reserve=40) == 1
     monkeypatch.setenv("AIT_COMPILE_JOBS", "18")  # set: taken as it is, nothing reserved
     assert nvcc.compile_jobs(reserve=1) == 18
+
+
+@pytest.mark.parametrize("text,want", [(None, True), ("", True), ("0", False), ("off", False),
+                                       ("FALSE", False), ("no", False), ("1", True), ("On", True)])
+def test_env_switch(monkeypatch, text, want):
+    if text is None:
+        monkeypatch.delenv(VAR, raising=False)
+    else:
+        monkeypatch.setenv(VAR, text)
+    assert env_switch(VAR, True) is want
+
+
+def test_env_switch_refuses_other_values(monkeypatch):
+    monkeypatch.setenv(VAR, "of")
+    with pytest.raises(AitError, match=rf"{VAR}='of': expected 1 or 0"):
+        env_switch(VAR, True)
+
+
+def test_split_hopper_switch(monkeypatch):
+    monkeypatch.setenv("AIT_SPLIT_HOPPER", "off")
+    assert build_mod.split_hopper() is False  # was on: only "0" turned it off
+    monkeypatch.setenv("AIT_SPLIT_HOPPER", "disable")
+    with pytest.raises(AitError, match="AIT_SPLIT_HOPPER"):
+        build_mod.split_hopper()

@@ -9,7 +9,7 @@ from ait.ir.errors import AitError
 
 def env_flag(name: str) -> bool:
     """`name` is set to 1 / true / yes / on (any case)."""
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get(name, "").strip().lower() in _ON
 
 
 def env_count(name: str) -> int | None:
@@ -24,3 +24,18 @@ def env_count(name: str) -> int | None:
     if value < 1:
         raise AitError(f"{name}={text!r}: expected a positive integer (or leave it unset)")
     return value
+
+
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_switch(name: str, default: bool) -> bool:
+    """`name` as on (1 / true / yes / on) or off (0 / false / no / off), any case; `default`
+    when unset or empty; anything else is an error (a mistyped "off" must not mean on)."""
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in _ON or text in _OFF:
+        return text in _ON
+    raise AitError(f"{name}={os.environ[name].strip()!r}: expected 1 or 0 (or true/false, "
+                   "yes/no, on/off)")

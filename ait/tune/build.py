@@ -25,7 +25,7 @@ from ait.backend.kernel import Family, KernelCandidate
 from ait.backend.target import Target
 from ait.backend.templates import render
 from ait.ir.epilogue import Epilogue
-from ait.ir.env import env_count
+from ait.ir.env import env_count, env_switch
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def split_hopper() -> bool:
     """Whether the Hopper kernels' units compile as a cubin and a host object at once
     (nvcc.Split; docs/compile_time.md): AIT_SPLIT_HOPPER=0 turns it off (one object per
     unit, the sources and objects of before)."""
-    return os.environ.get("AIT_SPLIT_HOPPER", "1").strip() != "0"
+    return env_switch("AIT_SPLIT_HOPPER", True)
 
 
 def single_source(c: KernelCandidate) -> nvcc.Source:

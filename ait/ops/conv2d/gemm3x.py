@@ -52,12 +52,12 @@ before. Such a kernel's name says its subtile: `..._coop_e128x64_...`.
 from __future__ import annotations
 
 import enum
-import os
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, dims_tag
 from ait.ir.epilogue import Epilogue
+from ait.ir.env import env_flag
 
 ALIGNMENT = 8  # TMA: rows of A (c), B (c), C/D (k) must be 16-byte multiples
 
@@ -123,7 +123,7 @@ EPI_VARIANTS_ENV = "AIT_GEMM3X_EPI_VARIANTS"
 
 
 def epi_variants_enabled() -> bool:
-    return os.environ.get(EPI_VARIANTS_ENV, "").strip() == "1"
+    return env_flag(EPI_VARIANTS_ENV)
 
 
 # The tiles offered with the gather for stride > 1 (see the module docstring).
