@@ -201,13 +201,17 @@ class Split:
 
     @property
     def host_flags(self) -> tuple[str, ...]:
-        return ("-DAIT_HOST_PASS", f"-DAIT_UNIT_CUBIN={self.symbol}")
+        return _host_pass_flags(self.symbol)
+
+
+def _host_pass_flags(symbol: str) -> tuple[str, ...]:
+    return ("-DAIT_HOST_PASS", f"-DAIT_UNIT_CUBIN={symbol}")
 
 
 def split_files(target: Target, source: Source, root: Path) -> Split:
     cubin_key = object_key(target, source, DEVICE_PASS)
     symbol = f"ait_cubin_{cubin_key}"
-    host_key = object_key(target, source, ("-DAIT_HOST_PASS", f"-DAIT_UNIT_CUBIN={symbol}"))
+    host_key = object_key(target, source, _host_pass_flags(symbol))
     objects = root / "objects"
     return Split(cubin=objects / cubin_key[:2] / f"{source.name}-{cubin_key}.cubin",
                  host=objects / host_key[:2] / f"{source.name}-{host_key}.host.o",
