@@ -2,9 +2,15 @@
 CPU and GPU stem tests and scripts/dev/bench_stem.py."""
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
+
 import numpy as np
 
 from ait import IntVar, Tensor, nn
+from ait.backend import nvcc
+from ait.backend.target import Target
 from ait.ops.space_to_depth.op import s2d_conv_weight
 
 
@@ -41,3 +47,19 @@ def stem_params(m: Stem, seed: int = 0, s2d_weight: bool = True) -> dict[str, np
     b = rng.standard_normal(k) * 0.1
     return {"conv1_weight": w.astype(np.float16).astype(np.float32),
             "conv1_bias": b.astype(np.float16).astype(np.float32)}
+
+
+def compile_stem_checked(target: Target, obj: Path, *defines: str) -> None:
+    """Compiles the fused stem's kernel source (ait/ops/stem/cuda, with `defines`) into `obj`
+    and asserts what ptxas reports for its four channel-count kernels: no spills, at most 128
+    registers (2 CTAs of 256 threads per SM)."""
+    from ait.ops.stem.cuda import SOURCES
+
+    proc = subprocess.run([target.nvcc, *nvcc.compile_flags(target), *defines, "-Xptxas", "-v",
+                           "-c", str(SOURCES[0]), "-o", str(obj)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", proc.stderr)
+    assert len(spills) == 4 and all(sp == ("0", "0") for sp in spills), proc.stderr
+    regs = [int(r) for r in re.findall(r"Used (\d+) registers", proc.stderr)]
+    assert len(regs) == 4 and max(regs) <= 128, regs

@@ -26,6 +26,7 @@ import pytest
 from ait.backend import nvcc
 from ait.backend.target import Target
 from ait.ops.stem.cuda import SOURCES
+from tests.stem_util import compile_stem_checked
 
 TARGET = Target.for_arch(90)
 K = 256  # 64 C for C = 4
@@ -207,11 +208,4 @@ def test_register_fragments_are_mma_sync_per_warp(dump):
 
 def test_swizzled_variant_compiles_without_spills(tmp_path):
     """AIT_STEM_B_SWIZZLE=128 (an experiment, not the default) builds as the default does."""
-    proc = subprocess.run([TARGET.nvcc, *nvcc.compile_flags(TARGET), "-DAIT_STEM_B_SWIZZLE=128",
-                           "-Xptxas", "-v", "-c", str(SOURCES[0]), "-o", str(tmp_path / "s.o")],
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", proc.stderr)
-    assert len(spills) == 4 and all(s == ("0", "0") for s in spills), proc.stderr
-    regs = [int(r) for r in re.findall(r"Used (\d+) registers", proc.stderr)]
-    assert len(regs) == 4 and max(regs) <= 128, regs
+    compile_stem_checked(TARGET, tmp_path / "s.o", "-DAIT_STEM_B_SWIZZLE=128")

@@ -353,29 +353,18 @@ def _embed(files: Split) -> None:
         f'\t.incbin "{cubin}"\n'
         f"\t.size {files.symbol}, . - {files.symbol}\n"
         '\t.section .note.GNU-stack,"",@progbits\n'))
-    tmp = fs.tmp_path(files.embed)
     try:
-        _run(_tool("cc", "gcc"), ["-x", "assembler", "-c", str(asm), "-o", str(tmp)],
-             what=f"embedding {files.cubin.name}")
-        _check_output(tmp, f"embedding {files.cubin.name}")
-        os.replace(tmp, files.embed)
+        _run_into(files.embed, _tool("cc", "gcc"), ["-x", "assembler", "-c", str(asm)],
+                  f"embedding {files.cubin.name}")
     finally:
-        tmp.unlink(missing_ok=True)
         asm.unlink(missing_ok=True)
 
 
 def _join(obj: Path, files: Split, name: str) -> Path:
     """The unit's object: its host object and its embed object in one (`ld -r`)."""
     obj.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fs.tmp_path(obj)
-    try:
-        _run(_tool("ld"), ["-r", str(files.host), str(files.embed), "-o", str(tmp)],
-             what=f"joining the host and device objects of {name}")
-        _check_output(tmp, f"joining the objects of {name}")
-        os.replace(tmp, obj)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return obj
+    return _run_into(obj, _tool("ld"), ["-r", str(files.host), str(files.embed)],
+                     f"joining the host and device objects of {name}")
 
 
 @functools.cache
@@ -471,14 +460,8 @@ def _compile_one(nvcc: str, flags: list[str], src: Source, cu: Path, obj: Path,
     text = src.text.encode()
     if not cu.is_file() or cu.read_bytes() != text:  # content-named: anything else is damage
         fs.write_atomic(cu, text)
-    tmp = fs.tmp_path(obj)
     start = time.perf_counter()
-    try:
-        _run(nvcc, [*flags, mode, str(cu), "-o", str(tmp)], what=f"compiling {what} ({cu})")
-        _check_output(tmp, f"compiling {what} ({cu})")
-        os.replace(tmp, obj)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _run_into(obj, nvcc, [*flags, mode, str(cu)], f"compiling {what} ({cu})")
     with _procs_lock:
         compile_times.append(CompileTime(what, start, time.perf_counter()))
     return obj
@@ -534,11 +517,17 @@ def _link(target: Target, objects: Sequence[Path], output: Path, extra: list[str
     for obj in objects:
         if (problem := fs.elf_problem(obj)) is not None:
             raise NvccError(f"linking {output}: object {obj} {problem}")
+    return _run_into(output, nvcc, [*target.gencode(), *extra, *map(str, objects)],
+                     f"linking {output}")
+
+
+def _run_into(output: Path, tool: str, args: list[str], what: str) -> Path:
+    """Runs `tool args -o <temporary name>`, checks that it wrote a whole ELF file and
+    renames it to `output`: a later run never trusts a half-written file."""
     tmp = fs.tmp_path(output)
     try:
-        _run(nvcc, [*target.gencode(), *extra, *map(str, objects), "-o", str(tmp)],
-             what=f"linking {output}")
-        _check_output(tmp, f"linking {output}")
+        _run(tool, [*args, "-o", str(tmp)], what=what)
+        _check_output(tmp, what)
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
