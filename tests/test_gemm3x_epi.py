@@ -1,5 +1,6 @@
-"""The gemm3x epilogue-tile variants (TileGemm3x.epi, AIT_GEMM3X_EPI_VARIANTS=1): names, the
-default candidate list untouched without the env var, the variants with it (pointwise only),
+"""The gemm3x epilogue tiles: the residual kernels' measured subtiles (RESIDUAL_EPI) and the
+variants (TileGemm3x.epi, AIT_GEMM3X_EPI_VARIANTS=1): names, the candidate list untouched
+without the env var, the variants with it (pointwise only, each name once),
 the builder's constraints on an explicit epilogue tile, the rendered source, and one sm_90a
 compile where nvcc is available."""
 from __future__ import annotations
@@ -23,11 +24,12 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 POINTWISE = {"r": 1, "s": 1, "stride": (1, 1), "pad": (0, 0), "dilation": (1, 1)}
 STRIDED = {"r": 1, "s": 1, "stride": (2, 2), "pad": (0, 0), "dilation": (1, 1)}
 ENV = gemm3x.EPI_VARIANTS_ENV
-# The pointwise gemm3x names before epilogue tiles existed (ResNet-50 layer 3's residual conv).
+# The pointwise gemm3x names of ResNet-50 layer 3's residual conv: two tiles' residual kernels
+# have their measured subtile (RESIDUAL_EPI).
 DEFAULT_NAMES = [
     "conv2d_gemm3x_128x256x64_c1x1_coop_bias_add_relu_f32",
-    "conv2d_gemm3x_256x128x64_c1x1_coop_bias_add_relu_f32",
-    "conv2d_gemm3x_128x128x64_c1x1_pp_bias_add_relu_f32",
+    "conv2d_gemm3x_256x128x64_c1x1_coop_e128x64_bias_add_relu_f32",
+    "conv2d_gemm3x_128x128x64_c1x1_pp_e64x128_bias_add_relu_f32",
     "conv2d_gemm3x_128x128x64_c1x1_coop_bias_add_relu_f32",
 ]
 
@@ -45,12 +47,19 @@ def test_env_name_is_documented():
     assert ENV in gemm3x.__doc__
 
 
-def test_default_tiles_have_auto_epilogue_and_old_names(monkeypatch):
+def test_default_tiles_name_no_subtile_and_residual_kernels_take_the_measured_one(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     assert all(t.epi is None for t in (*gemm3x.TILES, *gemm3x.STRIDED_TILES))
     cands = conv2d_candidates(H100, BIAS_ADD_RELU, 256, 1024, **POINTWISE)
     assert [c.name for c in _gemm(cands)] == DEFAULT_NAMES
-    assert all("_e" not in c.name.split("_c1x1_")[1].split("_bias")[0] for c in _gemm(cands))
+    for ep in (BIAS, BIAS_RELU):  # no C to load: auto, the names as before epilogue tiles
+        cands = conv2d_candidates(H100, ep, 256, 1024, **POINTWISE)
+        assert all(c.epi is None and "_e" not in c.name.split("_c1x1_")[1].split("_bias")[0]
+                   for c in _gemm(cands))
+    for ep in (BIAS_ADD, BIAS_ADD_RELU):
+        got = {(c.tile.shape, c.tile.schedule): c.epi
+               for c in _gemm(conv2d_candidates(H100, ep, 256, 1024, **POINTWISE))}
+        assert {k: v for k, v in got.items() if v} == gemm3x.RESIDUAL_EPI
 
 
 def test_variant_names_say_the_epilogue_tile():
@@ -61,8 +70,11 @@ def test_variant_names_say_the_epilogue_tile():
         m, n = c.tile.epi
         assert f"_{c.tile.schedule.short}_e{m}x{n}_bias_add_relu_f32" in c.name
     assert _variants()[0].name == "conv2d_gemm3x_128x128x64_c1x1_pp_e64x64_bias_add_relu_f32"
-    default_names = {gemm3x.Conv2dGemm3x(t, BIAS_ADD_RELU, "f32").name for t in gemm3x.TILES}
+    default_names = {gemm3x.Conv2dGemm3x(t, BIAS_RELU, "f32").name for t in gemm3x.TILES}
     assert not default_names & set(names)
+    # two variants are the residual kernels' defaults: one name, one kernel, either way
+    residual = {gemm3x.Conv2dGemm3x(t, BIAS_ADD_RELU, "f32").name for t in gemm3x.TILES}
+    assert len(residual & set(names)) == len(gemm3x.RESIDUAL_EPI)
 
 
 def test_variants_meet_the_sm90_builders_constraints():
@@ -105,9 +117,10 @@ def test_env_var_appends_the_variants_for_pointwise_convs(monkeypatch, ep):
     before_strided = conv2d_candidates(H100, ep, 256, 1024, **STRIDED)
     monkeypatch.setenv(ENV, "1")
     after = conv2d_candidates(H100, ep, 256, 1024, **POINTWISE)
-    assert [c.name for c in _gemm(after)] == \
-        [c.name for c in _gemm(before)] + [c.name for c in _variants(ep)]
-    variants = {c.name for c in _variants(ep)}
+    had = [c.name for c in _gemm(before)]
+    assert [c.name for c in _gemm(after)] == had + [c.name for c in _variants(ep)
+                                                    if c.name not in had]
+    variants = {c.name for c in _variants(ep)} - set(had)
     assert [c.name for c in after if c.name not in variants] == [c.name for c in before]
     assert [c.name for c in conv2d_candidates(H100, ep, 256, 1024, **STRIDED)] == \
         [c.name for c in before_strided]
@@ -127,14 +140,19 @@ def test_env_var_reaches_the_tuner_and_changes_the_set_id(monkeypatch):
         assert f"{c.name}_workspace_bytes" in src
 
 
-def test_default_render_uses_epilogue_tile_auto():
+def test_default_render_uses_epilogue_tile_auto_but_for_the_residual_subtiles():
     for t in gemm3x.TILES:
+        assert "    cutlass::epilogue::collective::EpilogueTileAuto,\n" in \
+            gemm3x.Conv2dGemm3x(t, BIAS_RELU, "f32").render()
         src = gemm3x.Conv2dGemm3x(t, BIAS_ADD_RELU, "f32").render()
-        assert "    cutlass::epilogue::collective::EpilogueTileAuto,\n" in src
+        epi = gemm3x.RESIDUAL_EPI.get((t.shape, t.schedule))
+        want = f"cute::Shape<cute::_{epi[0]}, cute::_{epi[1]}>" if epi else \
+            "cutlass::epilogue::collective::EpilogueTileAuto"
+        assert f"    {want},\n" in src
 
 
 @pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)
-@pytest.mark.parametrize("tile", gemm3x.EPI_VARIANTS, ids=lambda t: t.epi_tag.lstrip("_")
+@pytest.mark.parametrize("tile", gemm3x.EPI_VARIANTS, ids=lambda t: f"e{t.epi[0]}x{t.epi[1]}"
                          + f"_{t.shape[0]}x{t.shape[1]}_{t.schedule.short}")
 def test_each_variant_renders(tile, ep):
     c = gemm3x.Conv2dGemm3x(tile, ep, "f32")
@@ -147,9 +165,11 @@ def test_each_variant_renders(tile, ep):
     assert f"namespace {c.name}_impl" in src and f'extern "C" int {c.name}(' in src
     base = gemm3x.Conv2dGemm3x(gemm3x.TileGemm3x(tile.shape, tile.schedule), ep, "f32")
     # the same source as the auto tile's but for the epilogue tile and the name
+    if base.name == c.name:  # this variant is the tile's residual default
+        assert src == base.render()
+        return
     assert src.replace(c.name, base.name).replace(
-        f"cute::Shape<cute::_{m}, cute::_{n}>", "cutlass::epilogue::collective::EpilogueTileAuto"
-    ) == base.render()
+        f"cute::Shape<cute::_{m}, cute::_{n}>", gemm3x._epi_cpp(base.epi)) == base.render()
 
 
 @pytest.mark.nvcc

@@ -33,9 +33,10 @@ Only the two wide cooperative tiles (STRIDED_TILES): N = k is 512..2048, so a 25
 both fill two warpgroups; the 128x128 tiles target small N and small batches, where the extra
 copy is not worth it and the strided conv kernels stay.
 
-Epilogue tiles (experimental, off by default). The epilogue works on subtiles of the CTA tile:
+Epilogue tiles. The epilogue works on subtiles of the CTA tile:
 per subtile it TMA-loads the residual C into shared memory, applies bias / residual / ReLU
-and TMA-stores D. `TileGemm3x.epi` = None is the builder's EpilogueTileAuto (cooperative:
+and TMA-stores D. The builder's EpilogueTileAuto (what `TileGemm3x.epi` = None gives but for
+the residual kernels of RESIDUAL_EPI's tiles) picks (cooperative:
 128x32, pingpong: 64x32, i.e. 4-8 subtiles per 128x128 tile); an explicit (M, N) makes fewer,
 larger round trips. The sm90 builder (cutlass/epilogue/collective/builders/sm90_builder.inl,
 sm90_compute_tile_shape_or_override) accepts an explicit tile only with M = 64 for pingpong
@@ -45,9 +46,10 @@ count E = (CTA M*N) / (epi M*N) (sm90_get_tma_dispatch_policy): StagesD = min(E,
 StagesC = max(min(E, 4), StagesD + 1) with ReuseSmemC (C and D both fp16: D reuses C's
 buffers), DelayTmaStore only without C. So a larger subtile also means more shared memory
 (StagesC * epi M * epi N * 2 bytes), which the mainloop's automatic stage count gives up.
+The residual kernels of two tiles use a measured explicit subtile (RESIDUAL_EPI);
 `AIT_GEMM3X_EPI_VARIANTS=1` appends EPI_VARIANTS (pointwise convs only, every epilogue) to
-the candidates, for measuring them; without it the list (and every name and source) is as
-before. Such a kernel's name says its subtile: `..._coop_e128x64_...`.
+the candidates, for measuring more of them. A kernel with an explicit subtile says it in its
+name: `..._coop_e128x64_...`.
 """
 from __future__ import annotations
 
@@ -87,17 +89,13 @@ class TileGemm3x:
     shape: tuple[int, int, int]           # CTA tile M (n*h*w), N (k), K (c)
     schedule: Schedule
     cluster: tuple[int, int] = (1, 1)
-    epi: tuple[int, int] | None = None    # epilogue subtile M, N; None: EpilogueTileAuto
+    epi: tuple[int, int] | None = None    # epilogue subtile M, N; None: the kernel's default
 
-    @property
-    def epi_cpp(self) -> str:
-        if self.epi is None:
-            return "cutlass::epilogue::collective::EpilogueTileAuto"
-        return f"cute::Shape<cute::_{self.epi[0]}, cute::_{self.epi[1]}>"
 
-    @property
-    def epi_tag(self) -> str:
-        return "" if self.epi is None else f"_e{dims_tag(self.epi)}"
+def _epi_cpp(epi: tuple[int, int] | None) -> str:
+    if epi is None:
+        return "cutlass::epilogue::collective::EpilogueTileAuto"
+    return f"cute::Shape<cute::_{epi[0]}, cute::_{epi[1]}>"
 
 
 # Append to grow (see the module docstring for why these).
@@ -120,6 +118,19 @@ EPI_VARIANTS: tuple[TileGemm3x, ...] = (
     TileGemm3x((256, 128, 64), Schedule.COOPERATIVE, epi=(128, 128)),    # 2 / 3 / 2, 96 KB
 )
 EPI_VARIANTS_ENV = "AIT_GEMM3X_EPI_VARIANTS"
+# The subtile a residual (bias + add + ReLU) kernel of these tiles uses where its tile names
+# none, instead of EpilogueTileAuto: fewer, larger round trips for the residual C it loads.
+# Measured on the H200 (docs/results/h200-2026-12-01e/epi_table.txt: scripts/dev/epi_call.sh,
+# ResNet-50's residual 1x1 convs of layers 1-4 at batch 128 and 256, through the profiler):
+# 128x128 pingpong with 64x128 ran at 0.76-0.93x of auto's time on all eight problems (the
+# best of every kernel on layers 3 and 4); 256x128 cooperative with 128x64 at 0.93-0.96x on
+# layers 1-2, within 3% of auto on layers 3-4, where the pingpong one wins. The kernels'
+# other epilogues (no C to load) keep auto: not measured. Same translation unit as before:
+# the epilogue is not part of a unit's key.
+RESIDUAL_EPI: dict[tuple[tuple[int, int, int], Schedule], tuple[int, int]] = {
+    ((128, 128, 64), Schedule.PINGPONG): (64, 128),
+    ((256, 128, 64), Schedule.COOPERATIVE): (128, 64),
+}
 
 
 def epi_variants_enabled() -> bool:
@@ -162,19 +173,38 @@ class Conv2dGemm3x(TemplateKernel):
     strided: bool = False  # gather xs = x[:, ::sh, ::sw, :] into the workspace first
 
     @property
+    def epi(self) -> tuple[int, int] | None:
+        """The epilogue subtile: the tile's own, else RESIDUAL_EPI's for a residual epilogue,
+        else None (EpilogueTileAuto)."""
+        if self.tile.epi is not None:
+            return self.tile.epi
+        if self.epilogue.residual:
+            return RESIDUAL_EPI.get((self.tile.shape, self.tile.schedule))
+        return None
+
+    @property
     def name(self) -> str:
         kind = "gemm3x_s" if self.strided else "gemm3x"
+        epi = "" if self.epi is None else f"_e{dims_tag(self.epi)}"
         return (f"conv2d_{kind}_{dims_tag(self.tile.shape)}_c{dims_tag(self.tile.cluster)}_"
-                f"{self.tile.schedule.short}{self.tile.epi_tag}_{self.epilogue.tag}_{self.acc}")
+                f"{self.tile.schedule.short}{epi}_{self.epilogue.tag}_{self.acc}")
 
     def supports(self, c: int, k: int) -> bool:
         return c % ALIGNMENT == 0 and k % ALIGNMENT == 0
 
     def template_values(self) -> dict:
         return {"strided": self.strided, "acc_cpp": ACC_CPP[self.acc], "tile": self.tile.shape,
-                "cluster": self.tile.cluster, "epilogue_tile": self.tile.epi_cpp,
+                "cluster": self.tile.cluster, "epilogue_tile": _epi_cpp(self.epi),
                 "kernel_schedule": self.tile.schedule.kernel,
                 "epilogue_schedule": self.tile.schedule.epilogue}
+
+
+def name_before_residual_epi(c) -> str:
+    """The name kernel `c` had before RESIDUAL_EPI gave residual kernels their subtile (how
+    the profile caches and result files of earlier runs know it); other kernels: its name."""
+    if isinstance(c, Conv2dGemm3x) and c.tile.epi is None and c.epi is not None:
+        return c.name.replace(f"_e{dims_tag(c.epi)}_", "_", 1)
+    return c.name
 
 
 def candidates(epilogue: Epilogue, c: int, k: int, acc: str,
@@ -185,5 +215,9 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str,
     tiles = STRIDED_TILES if strided else TILES
     if not strided and epi_variants_enabled():
         tiles = (*tiles, *EPI_VARIANTS)
-    out = [Conv2dGemm3x(t, epilogue, acc, strided) for t in tiles]
-    return [cand for cand in out if cand.supports(c, k)]
+    out: dict[str, Conv2dGemm3x] = {}  # a variant equal to a tile's residual default: once
+    for t in tiles:
+        cand = Conv2dGemm3x(t, epilogue, acc, strided)
+        if cand.supports(c, k):
+            out.setdefault(cand.name, cand)
+    return list(out.values())
