@@ -118,9 +118,9 @@ def pruned_loss(path: str, model: str = "resnet50", batch: tuple[int, int] = (1,
                 target: Target | None = None) -> dict[int, float]:
     """Per batch bucket, how much slower `model` is with today's pruned candidate lists
     (tune.candidates.candidates_for) than with every candidate the profile cache timed, each
-    op at its best candidate: what the rules cost, as that cache measured it. A residual
-    kernel the cache knows by its name from before its measured epilogue subtile
-    (gemm3x.RESIDUAL_EPI) stands for its successor, measured faster: an upper bound."""
+    op at its best candidate: what the rules cost, as that cache measured it. A kernel the
+    cache knows by its name from before its measured epilogue subtile (gemm3x.MEASURED_EPI)
+    stands for its successor, measured faster on the problems where that tile wins."""
     target = target or Target.for_arch(90)
     count, times = _timings(path, model, batch)
     full: dict[int, float] = collections.defaultdict(float)
@@ -129,7 +129,7 @@ def pruned_loss(path: str, model: str = "resnet50", batch: tuple[int, int] = (1,
         if not t:
             continue
         offered = {n for c in candidates_for(target, r)
-                   for n in (c.name, gemm3x.name_before_residual_epi(c))}
+                   for n in (c.name, gemm3x.name_before_measured_epi(c))}
         full[r.batch] += count[r] * min(t.values())
         kept[r.batch] += count[r] * min((ms for n, ms in t.items() if n in offered),
                                         default=float("inf"))

@@ -1,4 +1,4 @@
-"""The gemm3x epilogue tiles: the residual kernels' measured subtiles (RESIDUAL_EPI) and the
+"""The gemm3x epilogue tiles: the measured subtiles of some tiles' kernels (MEASURED_EPI) and the
 variants (TileGemm3x.epi, AIT_GEMM3X_EPI_VARIANTS=1): names, the candidate list untouched
 without the env var, the variants with it (pointwise only, each name once),
 the builder's constraints on an explicit epilogue tile, the rendered source, and one sm_90a
@@ -25,7 +25,7 @@ POINTWISE = {"r": 1, "s": 1, "stride": (1, 1), "pad": (0, 0), "dilation": (1, 1)
 STRIDED = {"r": 1, "s": 1, "stride": (2, 2), "pad": (0, 0), "dilation": (1, 1)}
 ENV = gemm3x.EPI_VARIANTS_ENV
 # The pointwise gemm3x names of ResNet-50 layer 3's residual conv: two tiles' residual kernels
-# have their measured subtile (RESIDUAL_EPI).
+# have their measured subtile (MEASURED_EPI).
 DEFAULT_NAMES = [
     "conv2d_gemm3x_128x256x64_c1x1_coop_bias_add_relu_f32",
     "conv2d_gemm3x_256x128x64_c1x1_coop_e128x64_bias_add_relu_f32",
@@ -47,19 +47,36 @@ def test_env_name_is_documented():
     assert ENV in gemm3x.__doc__
 
 
-def test_default_tiles_name_no_subtile_and_residual_kernels_take_the_measured_one(monkeypatch):
+def _measured(kind):
+    return {(shape, sched): epi for (k, shape, sched), epi in gemm3x.MEASURED_EPI.items()
+            if k == kind}
+
+
+def test_default_tiles_name_no_subtile_and_measured_kernels_take_theirs(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     assert all(t.epi is None for t in (*gemm3x.TILES, *gemm3x.STRIDED_TILES))
     cands = conv2d_candidates(H100, BIAS_ADD_RELU, 256, 1024, **POINTWISE)
     assert [c.name for c in _gemm(cands)] == DEFAULT_NAMES
-    for ep in (BIAS, BIAS_RELU):  # no C to load: auto, the names as before epilogue tiles
-        cands = conv2d_candidates(H100, ep, 256, 1024, **POINTWISE)
-        assert all(c.epi is None and "_e" not in c.name.split("_c1x1_")[1].split("_bias")[0]
-                   for c in _gemm(cands))
-    for ep in (BIAS_ADD, BIAS_ADD_RELU):
+    cands = conv2d_candidates(H100, BIAS, 256, 1024, **POINTWISE)  # nothing measured: auto
+    assert all(c.epi is None and "_e" not in c.name.split("_c1x1_")[1].split("_bias")[0]
+               for c in _gemm(cands))
+    assert [c.name for c in _gemm(conv2d_candidates(H100, BIAS_RELU, 256, 64, **POINTWISE))] == [
+        "conv2d_gemm3x_128x256x64_c1x1_coop_bias_relu_f32",
+        "conv2d_gemm3x_256x128x64_c1x1_coop_e128x128_bias_relu_f32",
+        "conv2d_gemm3x_128x128x64_c1x1_pp_bias_relu_f32",
+        "conv2d_gemm3x_128x128x64_c1x1_coop_bias_relu_f32"]
+    for ep, kind in ((BIAS_ADD, "residual"), (BIAS_ADD_RELU, "residual"),
+                     (BIAS_RELU, "bias_relu"), (BIAS, "bias")):
         got = {(c.tile.shape, c.tile.schedule): c.epi
                for c in _gemm(conv2d_candidates(H100, ep, 256, 1024, **POINTWISE))}
-        assert {k: v for k, v in got.items() if v} == gemm3x.RESIDUAL_EPI
+        assert {k: v for k, v in got.items() if v} == _measured(kind), ep.tag
+    # every entry names a pointwise tile, a subtile the builder accepts (M = 64 pingpong /
+    # 128 cooperative, N % 16, dividing the tile) and an epilogue kind that exists
+    tiles = {(t.shape, t.schedule) for t in gemm3x.TILES}
+    for (kind, shape, sched), (m, n) in gemm3x.MEASURED_EPI.items():
+        assert (shape, sched) in tiles and kind in {"residual", BIAS_RELU.tag, BIAS.tag}
+        assert m == (128 if sched is gemm3x.Schedule.COOPERATIVE else 64)
+        assert n % 16 == 0 and shape[0] % m == 0 and shape[1] % n == 0
 
 
 def test_variant_names_say_the_epilogue_tile():
@@ -70,11 +87,12 @@ def test_variant_names_say_the_epilogue_tile():
         m, n = c.tile.epi
         assert f"_{c.tile.schedule.short}_e{m}x{n}_bias_add_relu_f32" in c.name
     assert _variants()[0].name == "conv2d_gemm3x_128x128x64_c1x1_pp_e64x64_bias_add_relu_f32"
-    default_names = {gemm3x.Conv2dGemm3x(t, BIAS_RELU, "f32").name for t in gemm3x.TILES}
-    assert not default_names & set(names)
-    # two variants are the residual kernels' defaults: one name, one kernel, either way
-    residual = {gemm3x.Conv2dGemm3x(t, BIAS_ADD_RELU, "f32").name for t in gemm3x.TILES}
-    assert len(residual & set(names)) == len(gemm3x.RESIDUAL_EPI)
+    default_names = {gemm3x.Conv2dGemm3x(t, BIAS, "f32").name for t in gemm3x.TILES}
+    assert not default_names & set(names)  # bias: no measured subtile
+    # the variants that are a kernel's measured default: one name, one kernel, either way
+    for ep, kind in ((BIAS_ADD_RELU, "residual"), (BIAS_RELU, "bias_relu")):
+        measured = {gemm3x.Conv2dGemm3x(t, ep, "f32").name for t in gemm3x.TILES}
+        assert len(measured & set(names)) == len(_measured(kind)), ep.tag
 
 
 def test_variants_meet_the_sm90_builders_constraints():
@@ -140,15 +158,14 @@ def test_env_var_reaches_the_tuner_and_changes_the_set_id(monkeypatch):
         assert f"{c.name}_workspace_bytes" in src
 
 
-def test_default_render_uses_epilogue_tile_auto_but_for_the_residual_subtiles():
+def test_default_render_uses_epilogue_tile_auto_but_for_the_measured_subtiles():
     for t in gemm3x.TILES:
-        assert "    cutlass::epilogue::collective::EpilogueTileAuto,\n" in \
-            gemm3x.Conv2dGemm3x(t, BIAS_RELU, "f32").render()
-        src = gemm3x.Conv2dGemm3x(t, BIAS_ADD_RELU, "f32").render()
-        epi = gemm3x.RESIDUAL_EPI.get((t.shape, t.schedule))
-        want = f"cute::Shape<cute::_{epi[0]}, cute::_{epi[1]}>" if epi else \
-            "cutlass::epilogue::collective::EpilogueTileAuto"
-        assert f"    {want},\n" in src
+        for ep in EPILOGUES:
+            src = gemm3x.Conv2dGemm3x(t, ep, "f32").render()
+            epi = gemm3x.measured_epi(ep, t)
+            want = f"cute::Shape<cute::_{epi[0]}, cute::_{epi[1]}>" if epi else \
+                "cutlass::epilogue::collective::EpilogueTileAuto"
+            assert f"    {want},\n" in src, (t, ep.tag)
 
 
 @pytest.mark.parametrize("ep", EPILOGUES, ids=lambda e: e.tag)

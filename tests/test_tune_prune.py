@@ -253,8 +253,8 @@ def test_every_measured_winner_stays_a_candidate():
     for r, name, chosen in winners:
         if name in names(candidates_for(H100, r)):
             continue
-        if name in {gemm3x.name_before_residual_epi(c) for c in candidates_for(H100, r)}:
-            renamed += 1  # a residual kernel that has its measured epilogue subtile since
+        if name in {gemm3x.name_before_measured_epi(c) for c in candidates_for(H100, r)}:
+            renamed += 1  # a kernel that has its measured epilogue subtile since
             continue
         rule = dropped_by(H100, r, all_candidates_for(H100, r)).get(name)
         if rule in TRADES:

@@ -49,7 +49,7 @@ def request(ep, batch: int, hw: int, c: int, k: int) -> ConvRequest:
 
 def gemm_candidates(target: Target, req: ConvRequest) -> list[gemm3x.Conv2dGemm3x]:
     """The pointwise gemm3x candidates of the compiler's (unpruned) list: the defaults (a
-    residual kernel's default may have its RESIDUAL_EPI subtile), then the variants (those
+    kernel's default may have its MEASURED_EPI subtile), then the variants (those
     equal to a default appear once)."""
     out = [c for c in all_candidates_for(target, req)
            if isinstance(c, gemm3x.Conv2dGemm3x) and not c.strided]

@@ -36,7 +36,7 @@ copy is not worth it and the strided conv kernels stay.
 Epilogue tiles. The epilogue works on subtiles of the CTA tile:
 per subtile it TMA-loads the residual C into shared memory, applies bias / residual / ReLU
 and TMA-stores D. The builder's EpilogueTileAuto (what `TileGemm3x.epi` = None gives but for
-the residual kernels of RESIDUAL_EPI's tiles) picks (cooperative:
+the kernels MEASURED_EPI names) picks (cooperative:
 128x32, pingpong: 64x32, i.e. 4-8 subtiles per 128x128 tile); an explicit (M, N) makes fewer,
 larger round trips. The sm90 builder (cutlass/epilogue/collective/builders/sm90_builder.inl,
 sm90_compute_tile_shape_or_override) accepts an explicit tile only with M = 64 for pingpong
@@ -46,7 +46,8 @@ count E = (CTA M*N) / (epi M*N) (sm90_get_tma_dispatch_policy): StagesD = min(E,
 StagesC = max(min(E, 4), StagesD + 1) with ReuseSmemC (C and D both fp16: D reuses C's
 buffers), DelayTmaStore only without C. So a larger subtile also means more shared memory
 (StagesC * epi M * epi N * 2 bytes), which the mainloop's automatic stage count gives up.
-The residual kernels of two tiles use a measured explicit subtile (RESIDUAL_EPI);
+The residual kernels of two tiles and the bias + ReLU kernels of one use a measured explicit
+subtile (MEASURED_EPI);
 `AIT_GEMM3X_EPI_VARIANTS=1` appends EPI_VARIANTS (pointwise convs only, every epilogue) to
 the candidates, for measuring more of them. A kernel with an explicit subtile says it in its
 name: `..._coop_e128x64_...`.
@@ -118,19 +119,33 @@ EPI_VARIANTS: tuple[TileGemm3x, ...] = (
     TileGemm3x((256, 128, 64), Schedule.COOPERATIVE, epi=(128, 128)),    # 2 / 3 / 2, 96 KB
 )
 EPI_VARIANTS_ENV = "AIT_GEMM3X_EPI_VARIANTS"
-# The subtile a residual (bias + add + ReLU) kernel of these tiles uses where its tile names
-# none, instead of EpilogueTileAuto: fewer, larger round trips for the residual C it loads.
-# Measured on the H200 (docs/results/h200-2026-12-01e/epi_table.txt: scripts/dev/epi_call.sh,
-# ResNet-50's residual 1x1 convs of layers 1-4 at batch 128 and 256, through the profiler):
-# 128x128 pingpong with 64x128 ran at 0.76-0.93x of auto's time on all eight problems (the
-# best of every kernel on layers 3 and 4); 256x128 cooperative with 128x64 at 0.93-0.96x on
-# layers 1-2, within 3% of auto on layers 3-4, where the pingpong one wins. The kernels'
-# other epilogues (no C to load) keep auto: not measured. Same translation unit as before:
-# the epilogue is not part of a unit's key.
-RESIDUAL_EPI: dict[tuple[tuple[int, int, int], Schedule], tuple[int, int]] = {
-    ((128, 128, 64), Schedule.PINGPONG): (64, 128),
-    ((256, 128, 64), Schedule.COOPERATIVE): (128, 64),
+# The subtile a kernel of these tiles uses where its tile names none, instead of
+# EpilogueTileAuto, by epilogue: "residual" (bias + add (+ ReLU): fewer, larger round trips
+# for the residual C it loads) or an epilogue's tag. Measured on the H200 through the
+# profiler (scripts/dev/epi_call.sh [bias_relu], ResNet-50's 1x1 convs of layers 1-4 at
+# batch 128 and 256):
+# - residual (docs/results/h200-2026-12-01e/epi_table.txt): 128x128 pingpong with 64x128 ran
+#   at 0.76-0.93x of auto's time on all eight problems (the best of every kernel on layers 3
+#   and 4); 256x128 cooperative with 128x64 at 0.93-0.96x on layers 1-2, within 3% of auto
+#   on layers 3-4, where the pingpong one wins. In the model (h200-2026-12-01f): batch 256
+#   6.08 against 6.21 ms, 128: 3.10 against 3.19.
+# - bias_relu, the bottlenecks' reducing 1x1 convs (h200-2026-12-01f/epi_table_bias_relu.txt):
+#   256x128 cooperative with 128x128 at 0.945-0.948x on layer 1, where that tile is the best
+#   kernel; on layers 2-4 it was slower than auto (1.03-1.24x), but there the 128x128
+#   pingpong tile wins by more, and its subtiles gained nothing (0.99-1.05x): it keeps auto.
+# Other epilogues keep auto: not measured. Same translation units as before: the epilogue is
+# not part of a unit's key.
+MEASURED_EPI: dict[tuple[str, tuple[int, int, int], Schedule], tuple[int, int]] = {
+    ("residual", (128, 128, 64), Schedule.PINGPONG): (64, 128),
+    ("residual", (256, 128, 64), Schedule.COOPERATIVE): (128, 64),
+    ("bias_relu", (256, 128, 64), Schedule.COOPERATIVE): (128, 128),
 }
+
+
+def measured_epi(epilogue: Epilogue, tile: TileGemm3x) -> tuple[int, int] | None:
+    """MEASURED_EPI's subtile for `epilogue` on `tile`, or None (EpilogueTileAuto)."""
+    kind = "residual" if epilogue.residual else epilogue.tag
+    return MEASURED_EPI.get((kind, tile.shape, tile.schedule))
 
 
 def epi_variants_enabled() -> bool:
@@ -174,13 +189,11 @@ class Conv2dGemm3x(TemplateKernel):
 
     @property
     def epi(self) -> tuple[int, int] | None:
-        """The epilogue subtile: the tile's own, else RESIDUAL_EPI's for a residual epilogue,
-        else None (EpilogueTileAuto)."""
+        """The epilogue subtile: the tile's own, else MEASURED_EPI's for this epilogue, else
+        None (EpilogueTileAuto)."""
         if self.tile.epi is not None:
             return self.tile.epi
-        if self.epilogue.residual:
-            return RESIDUAL_EPI.get((self.tile.shape, self.tile.schedule))
-        return None
+        return measured_epi(self.epilogue, self.tile)
 
     @property
     def name(self) -> str:
@@ -199,9 +212,9 @@ class Conv2dGemm3x(TemplateKernel):
                 "epilogue_schedule": self.tile.schedule.epilogue}
 
 
-def name_before_residual_epi(c) -> str:
-    """The name kernel `c` had before RESIDUAL_EPI gave residual kernels their subtile (how
-    the profile caches and result files of earlier runs know it); other kernels: its name."""
+def name_before_measured_epi(c) -> str:
+    """The name kernel `c` had before MEASURED_EPI gave it its subtile (how the profile caches
+    and result files of earlier runs know it); other kernels: its name."""
     if isinstance(c, Conv2dGemm3x) and c.tile.epi is None and c.epi is not None:
         return c.name.replace(f"_e{dims_tag(c.epi)}_", "_", 1)
     return c.name
