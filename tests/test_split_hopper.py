@@ -297,3 +297,68 @@ def test_model_links_a_split_unit(tmp_path, monkeypatch):
     objects = tmp_path / "cache" / "objects"
     assert [p.name.split("-")[0] for p in objects.glob("*/*.cubin")] == [CONV.name]
     assert len(list(objects.glob("*/*.host.o"))) == len(list(objects.glob("*/*.embed.o"))) == 1
+
+
+class _RecordingPool:
+    """An executor that runs nothing: it records each submission (what, which source) and
+    hands back a future the test settles."""
+
+    def __init__(self):
+        self.order: list[tuple[str, str]] = []
+        self.futures: list = []
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+        part = "device" if fn is nvcc._device_pass else (args[5] if len(args) > 5 else "")
+        self.order.append((args[2].name, part or "whole"))
+        self.futures.append(Future())
+        return self.futures[-1]
+
+
+def _sources():
+    split = [nvcc.Source(k.name, k.render(split=True), k.compile_cost, True, split=True)
+             for k in (CONV, GEMM)]
+    light = nvcc.Source("light_unit", "// a light unit\n", 1.0, True)
+    return [*split, light]
+
+
+@pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (object keys use its version)")
+@pytest.mark.parametrize("hosts_last", [False, True])
+def test_host_passes_queue_last_with_hosts_last(tmp_path, hosts_last):
+    """build_profilers' order: each split unit's device pass where the unit stands, every other
+    compile after them as given, the host passes at the end; without hosts_last a unit's two
+    passes queue together (device first)."""
+    pool = _RecordingPool()
+    futures = nvcc.submit_objects(pool, TARGET, _sources(), cache=tmp_path, hosts_last=hosts_last)
+    if hosts_last:
+        assert pool.order == [(CONV.name, "device"), (GEMM.name, "device"),
+                              ("light_unit", "whole"), (CONV.name, "host"), (GEMM.name, "host")]
+    else:
+        assert pool.order == [(CONV.name, "device"), (CONV.name, "host"), (GEMM.name, "device"),
+                              (GEMM.name, "host"), ("light_unit", "whole")]
+    assert len(futures) == 3 and not any(f.done() for f in futures)
+
+
+@pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (object keys use its version)")
+def test_deferred_host_pass_settles_and_cancels_its_unit(tmp_path):
+    """The unit's future ends with its deferred host pass: its error reaches the unit; a
+    cancelled unit cancels the host pass still queued; a host pass already compiling is not
+    cancelled (as with a pool's own future)."""
+    pool = _RecordingPool()
+    conv, gemm, _ = nvcc.submit_objects(pool, TARGET, _sources(), cache=tmp_path,
+                                        hosts_last=True)
+    by = dict(zip(pool.order, pool.futures))
+    by[CONV.name, "device"].set_result(tmp_path / "conv.cubin")
+    by[CONV.name, "host"].set_exception(nvcc.NvccError("host pass failed"))
+    assert isinstance(conv.exception(timeout=5), nvcc.NvccError)
+    assert "host pass failed" in str(conv.exception())
+    gemm.cancel()  # its passes cancelled, it ends as a cancelled build
+    assert by[GEMM.name, "device"].cancelled() and by[GEMM.name, "host"].cancelled()
+    assert gemm.cancelled() or isinstance(gemm.exception(timeout=5), nvcc.BuildCancelled)
+    # a host pass already running: cancelling the unit leaves it (and the unit) to finish
+    pool = _RecordingPool()
+    conv, _, _ = nvcc.submit_objects(pool, TARGET, _sources(), cache=tmp_path, hosts_last=True)
+    by = dict(zip(pool.order, pool.futures))
+    assert by[CONV.name, "host"].set_running_or_notify_cancel()
+    deferred = conv._parts[1]
+    assert not deferred.cancel() and not deferred.cancelled()
