@@ -120,18 +120,16 @@ def test_a_stale_record_is_ignored(tmp_path):
 def test_build_queues_hopper_units_first_then_each_spec_s_light_units_and_main(
         monkeypatch, tmp_path):
     """Every Hopper unit first (they bound the build), costliest first; then, spec by spec,
-    the light units it still needs and its main: no main holds up a long compile; the split
-    units' host passes after everything (submit_objects' hosts_last)."""
+    the light units it still needs and its main: no main holds up a long compile."""
     from concurrent.futures import Future
 
     from ait.backend.kernel import Family
     from ait.tune.build import ProfilerSpec, build_profilers
 
-    queued, host_order = [], []
+    queued = []
 
     def fake_submit(pool, target, sources, **kw):
         queued.extend(s.name for s in sources)
-        host_order.append(kw.get("hosts_last", False))
         futures = []
         for s in sources:
             f = Future()
@@ -164,7 +162,6 @@ def test_build_queues_hopper_units_first_then_each_spec_s_light_units_and_main(
     n_relu_light = len([c for c in relu if c.compile_cost < build_mod.HEAVY_COST])
     assert mains[0] == len(heavy) + n_relu_light and mains[1] == mains[0] + 1
     assert len(light[mains[1] + 1 - len(heavy):mains[2] - len(heavy)]) == len(gemm)
-    assert host_order == [True]  # one call; the split units' host passes after all of it
 
 
 def test_too_few_cores_merge_hopper_units_of_one_class():

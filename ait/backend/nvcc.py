@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import (
     ALL_COMPLETED,
     FIRST_EXCEPTION,
@@ -249,49 +249,36 @@ def _plan(target: Target, sources: Sequence[Source], cache: Path | None
 
 
 def submit_objects(pool: Executor, target: Target, sources: Sequence[Source], *,
-                   cache: Path | None = None, hosts_last: bool = False) -> list[Future]:
+                   cache: Path | None = None) -> list[Future]:
     """One future per source (input order) resolving to its object path: compiles go to
     `pool` in the order given (callers order them to finish what they need first); cached
     objects and repeated sources cost nothing. A failed compile's future holds its
-    NvccError. With `hosts_last` the host passes of split sources queue after every other
-    compile of the call: a host pass is shorter than its device pass, which bounds the unit
-    anyway, so the cores it would take at the start go to the short compiles queued behind
-    (the light profilers, which the GPU times while the device passes run)."""
+    NvccError."""
     _start_build()
     futures: dict[Path, Future] = {}
     out = []
-    later: list[Callable[[], None]] | None = [] if hosts_last else None
     for src, cu, obj in _plan(target, sources, cache):
         if obj not in futures:
             if cached_object_ok(obj):
                 futures[obj] = Future()
                 futures[obj].set_result(obj)
             else:
-                futures[obj] = _submit(pool, target, src, cu, obj, later)
+                futures[obj] = _submit(pool, target, src, cu, obj)
         out.append(futures[obj])
-    for start in later or ():
-        start()
     return out
 
 
-def _submit(pool: Executor, target: Target, src: Source, cu: Path, obj: Path,
-            later: list[Callable[[], None]] | None = None) -> Future:
-    """The future of `obj`, compiled on `pool`: one nvcc, or a split source's two; with
-    `later`, the host pass is queued when the caller runs what it appends there."""
+def _submit(pool: Executor, target: Target, src: Source, cu: Path, obj: Path) -> Future:
+    """The future of `obj`, compiled on `pool`: one nvcc, or a split source's two at once."""
     nvcc = target.require_nvcc()
     flags = compile_flags(target, src.host_cold)
     if not src.split:
         return pool.submit(_compile_one, nvcc, flags, src, cu, obj)
     files = split_files(target, src, obj.parent.parent.parent)
     device = pool.submit(_device_pass, nvcc, flags, src, cu, files)
-    host_args = (_compile_one, nvcc, [*flags, *files.host_flags], src, cu, files.host, "host")
-    if cached_object_ok(files.host):
-        host = _done(files.host)
-    elif later is None:
-        host = pool.submit(*host_args)
-    else:
-        host = _Deferred()
-        later.append(lambda: host.attach(pool.submit(*host_args)))
+    host = (_done(files.host) if cached_object_ok(files.host) else
+            pool.submit(_compile_one, nvcc, [*flags, *files.host_flags], src, cu, files.host,
+                        "host"))
     left = [device, host]
     joined = _Joined(left)
     lock = threading.Lock()
@@ -332,36 +319,6 @@ class _Joined(Future):
     def cancel(self) -> bool:
         for f in self._parts:
             f.cancel()
-        return super().cancel()
-
-
-class _Deferred(Future):
-    """A future whose work is submitted later (`attach`): it ends as that submission does,
-    and cancelling it cancels the submission (or, before it, what would be submitted)."""
-
-    def __init__(self):
-        super().__init__()
-        self._real: Future | None = None
-
-    def attach(self, real: Future) -> None:
-        self._real = real
-        if self.cancelled():
-            real.cancel()
-        real.add_done_callback(self._settle)
-
-    def _settle(self, real: Future) -> None:
-        if self.done():
-            return
-        if real.cancelled():
-            super().cancel()
-        elif real.exception() is not None:
-            self.set_exception(real.exception())
-        else:
-            self.set_result(real.result())
-
-    def cancel(self) -> bool:
-        if self._real is not None and not self._real.cancel():
-            return False  # already compiling: it runs to its end, as a pool's future does
         return super().cancel()
 
 

@@ -278,9 +278,8 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     """Compile every kernel and profiler main and link one profiler per spec (all cached).
 
     Compiles are queued in the order given: the Hopper translation units first (in spec
-    order, the costliest first within a spec; a split unit's host pass last of all: it is
-    shorter than its device pass), then each spec's other units and its main, spec by spec;
-    each spec is linked as soon as its objects are compiled (_as_ready: in
+    order, the costliest first within a spec), then each spec's other units and its main,
+    spec by spec; each spec is linked as soon as its objects are compiled (_as_ready: in
     the order given among those ready together) and `on_ready(spec, profiler)` is called as
     each profiler is linked, so the caller can profile while later specs still compile. A kernel that fails
     to compile is left out of its profilers with a warning (its error is kept in
@@ -291,10 +290,9 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
     units = translation_units([c for spec in specs
                                for c in sorted(spec.candidates, key=lambda c: -c.compile_cost)],
                               workers=hopper_units(jobs))
-    # queue: the Hopper units first (spec by spec, costliest first): their device passes
-    # bound the build; then, spec by spec, the light units it still needs and its main, so
-    # the specs without Hopper kernels link (and the GPU times them) while those compile and
-    # no main holds up a long compile; the split units' host passes last (hosts_last)
+    # queue: the Hopper units first (spec by spec, costliest first): they bound the build;
+    # then, spec by spec, the light units it still needs and its main, so the specs without
+    # Hopper kernels link while those compile and no main holds up a long compile
     queue: list[Unit | ProfilerSpec] = []
     for heavy_pass in (True, False):
         for spec in specs:
@@ -309,8 +307,7 @@ def build_profilers(target: Target, specs: Sequence[ProfilerSpec],
           nvcc.cancel_on_interrupt(ThreadPoolExecutor(2)) as linker,
           tqdm(desc="kernels", unit="obj", total=0) as bar):
         futures = dict(zip(queue, nvcc.submit_objects(pool, target, [
-            q.main_source(target) if isinstance(q, ProfilerSpec) else q.source for q in queue],
-            hosts_last=True)))
+            q.main_source(target) if isinstance(q, ProfilerSpec) else q.source for q in queue])))
         mains = {spec: futures[spec] for spec in specs}
         unit_futures = [futures[u] for u in units]
         pending = [f for f in {*futures.values()} if not f.done()]
