@@ -45,13 +45,13 @@ def load_batch(args) -> np.ndarray:
     """The input batch, NHWC float32, checked: a real-float array (an integer, boolean or
     complex file is an error, float64 is rounded with a warning), every value finite and
     within float16's range (the model's input dtype)."""
-    from ait import AitError
+    from ait import AitError, fs
     from ait.ir.values import checked_array
 
     if args.input:
         path = Path(args.input)
-        if not path.is_file():
-            raise AitError(f"--input {path}: file does not exist")
+        if (why := fs.not_a_file(path)) is not None:
+            raise AitError(f"--input {path}: {why}")
         try:
             x = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:

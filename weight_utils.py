@@ -260,9 +260,10 @@ def load_weights(path: str | Path, ait_model=None,
                  dtype: str | None = None) -> dict[str, np.ndarray]:
     """Load a weights file (never unpickles); with a model, check it matches."""
     path = Path(path)
-    if not path.is_file():
-        raise AitError(f"weights file {path} does not exist (make one with "
-                       f"`python weight_utils.py --model resnet50 --out {path.name}`)")
+    if (why := fs.not_a_file(path)) is not None:
+        raise AitError(f"weights file {path} {why} (make one with "
+                       f"`python weight_utils.py --model resnet50 --out "
+                       f"{path.name if why == 'does not exist' else 'resnet50.npz'}`)")
     try:
         if path.suffix == ".safetensors":
             from safetensors.numpy import load_file

@@ -90,6 +90,17 @@ def require_writable_dir(path: Path | str, what: str) -> Path:
     return path
 
 
+def not_a_file(path: Path | str) -> str | None:
+    """Why `path` cannot be read as a file, in a few words ("does not exist", "is a
+    directory", "is not a regular file"), or None when it is a regular file."""
+    path = Path(path)
+    if path.is_file():
+        return None
+    if not path.exists():
+        return "does not exist"
+    return "is a directory" if path.is_dir() else "is not a regular file"
+
+
 # -- ELF objects, executables and shared libraries ------------------------------------------
 def elf_problem(path: Path | str) -> str | None:
     """Why `path` is not a whole ELF file (None when it is): a cached object, executable or

@@ -45,10 +45,10 @@ def open_image(path):
     ``convert("RGB")`` would."""
     from PIL import Image, UnidentifiedImageError
 
-    from ait import AitError
+    from ait import AitError, fs
 
-    if isinstance(path, (str, os.PathLike)) and not Path(path).is_file():
-        raise AitError(f"image file {path} does not exist")
+    if isinstance(path, (str, os.PathLike)) and (why := fs.not_a_file(path)) is not None:
+        raise AitError(f"image file {path} {why}")
     try:
         im = Image.open(path)
         im.load()

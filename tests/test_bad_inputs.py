@@ -128,6 +128,23 @@ def test_infer_with_numpy_reports_a_bad_weights_dtype_in_one_line(params, tmp_pa
     _one_error_line(proc, f"{path}: tensor 'fc_bias' is int8", "expected real numbers")
 
 
+def test_a_directory_or_device_given_as_a_file_is_named_as_such(model, tmp_path):
+    """Not "does not exist" for a path that exists: what is there instead, in one line."""
+    from modeling.images import preprocess
+
+    with pytest.raises(AitError, match=rf"weights file {tmp_path} is a directory"):
+        load_weights(tmp_path, model)
+    with pytest.raises(AitError, match="weights file /dev/null is not a regular file"):
+        load_weights("/dev/null", model)
+    with pytest.raises(AitError, match=rf"image file {tmp_path} is a directory"):
+        preprocess(str(tmp_path))
+    proc = _run("infer_with_numpy.py", "--model", "resnet18", "--weights", tmp_path)
+    _one_error_line(proc, f"weights file {tmp_path} is a directory")
+    proc = _run("infer_with_numpy.py", "--model", "resnet18", "--weights", tmp_path / "w.npz",
+                "--input", tmp_path)
+    _one_error_line(proc, f"--input {tmp_path}: is a directory")
+
+
 def test_saving_weights_leaves_no_temporary_file(params, tmp_path):
     save_weights(params, tmp_path / "w.safetensors")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
