@@ -46,11 +46,10 @@ count E = (CTA M*N) / (epi M*N) (sm90_get_tma_dispatch_policy): StagesD = min(E,
 StagesC = max(min(E, 4), StagesD + 1) with ReuseSmemC (C and D both fp16: D reuses C's
 buffers), DelayTmaStore only without C. So a larger subtile also means more shared memory
 (StagesC * epi M * epi N * 2 bytes), which the mainloop's automatic stage count gives up.
-The residual kernels of two tiles and the bias + ReLU kernels of one use a measured explicit
-subtile (MEASURED_EPI);
-`AIT_GEMM3X_EPI_VARIANTS=1` appends EPI_VARIANTS (pointwise convs only, every epilogue) to
-the candidates, for measuring more of them. A kernel with an explicit subtile says it in its
-name: `..._coop_e128x64_...`.
+The residual kernels of two tiles and the bias + ReLU kernel of one use a measured explicit
+subtile (MEASURED_EPI); `AIT_GEMM3X_EPI_VARIANTS=1` appends EPI_VARIANTS (pointwise convs
+only, every epilogue) to the candidates, for measuring more of them. A kernel with an
+explicit subtile says it in its name: `..._coop_e128x64_...`.
 """
 from __future__ import annotations
 
