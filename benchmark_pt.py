@@ -240,14 +240,15 @@ class Runner:
 
 
 def main() -> int:
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
     variants = args.variants
     try:  # what the run needs before the GPU: a missing timm is reported as such
         import timm  # fail early and in one line
     except ImportError as exc:
         raise bu.BenchError(f"cannot import timm ({exc})") from None
     if not timm.is_model(args.model):
-        build_parser().error(f"--model {args.model}: not a timm model name (e.g. resnet50, "
+        parser.error(f"--model {args.model}: not a timm model name (e.g. resnet50, "
                              "resnet18, wide_resnet50_2; timm.list_models() lists them)")
     torch = bu.require_cuda()
 

@@ -6,10 +6,15 @@ import os
 
 from ait.ir.errors import AitError
 
+# The words of an on/off setting, any case (model.py's AIT_PDL check and the runtime header's
+# readers use the same lists).
+ON_WORDS = ("1", "true", "yes", "on")
+OFF_WORDS = ("0", "false", "no", "off")
+
 
 def env_flag(name: str) -> bool:
     """`name` is set to 1 / true / yes / on (any case)."""
-    return os.environ.get(name, "").strip().lower() in _ON
+    return os.environ.get(name, "").strip().lower() in ON_WORDS
 
 
 def env_count(name: str) -> int | None:
@@ -26,16 +31,13 @@ def env_count(name: str) -> int | None:
     return value
 
 
-_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
 def env_switch(name: str, default: bool) -> bool:
     """`name` as on (1 / true / yes / on) or off (0 / false / no / off), any case; `default`
     when unset or empty; anything else is an error (a mistyped "off" must not mean on)."""
     text = os.environ.get(name, "").strip().lower()
     if not text:
         return default
-    if text in _ON or text in _OFF:
-        return text in _ON
+    if text in ON_WORDS or text in OFF_WORDS:
+        return text in ON_WORDS
     raise AitError(f"{name}={os.environ[name].strip()!r}: expected 1 or 0 (or true/false, "
                    "yes/no, on/off)")

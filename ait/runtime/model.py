@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ait.ir import AitError
+from ait.ir.env import OFF_WORDS, ON_WORDS
 
 _NP_DTYPES = {"float16": np.float16, "float32": np.float32}
 _SEQUENCES = (list, tuple)
@@ -97,8 +98,8 @@ class _Call:
 
 # AIT_PDL values the runtime reads: model_runtime.h's pdl_from_env turns PDL off for the off
 # ones (tests/test_runtime_host.py checks that its list is PDL_OFF)
-PDL_OFF = ("0", "false", "no", "off")
-PDL_VALUES = PDL_OFF + ("1", "true", "yes", "on")
+PDL_OFF = OFF_WORDS
+PDL_VALUES = PDL_OFF + ON_WORDS
 
 class Model:
     def __init__(self, lib_path: str | Path, num_runtimes: int = 1):

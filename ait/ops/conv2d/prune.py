@@ -119,7 +119,6 @@ def _split_k_two(r, c, cands) -> bool:
     return isinstance(c, splitk.Conv2dSplitK) and c.split_k == 2 and _hopper_offered(r)
 
 
-
 # Compile-time trades (issue 11): tiles that win now and then, by little, and whose object is a
 # whole Hopper unit (~54 s of one host core). They go together only: the evidence is the model
 # time lost with all of them gone at once, not one by one.
@@ -155,6 +154,7 @@ def _gemm3x_128x256(r, c, cands) -> bool:
         return False
     return any(isinstance(o, gemm3x.Conv2dGemm3x) and o.tile.shape == (256, 128, 64)
                and _same_kind(c, o) for o in cands)
+
 
 _SPLIT_K_EVIDENCE_SM80 = (
     "parallel split-K conv kernels where output tiles x slices exceed two waves of the "
