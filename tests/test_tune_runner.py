@@ -158,3 +158,19 @@ def test_each_process_reports_where_its_time_went(fake_profiler):
     assert line.startswith("3 processes") and "setup 0.8 s" not in line
     assert "setup 0.5 s (0.25 s each" in line and "(1 of them reported no end)" in line
     assert process_summary([]) == "no profiler processes"
+
+
+def test_profile_samples_reach_the_profiler_and_bad_values_are_named(fake_profiler, monkeypatch):
+    from ait.ir.errors import AitError
+
+    monkeypatch.delenv("AIT_PROFILE_SAMPLES", raising=False)
+    (res,) = run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3)
+    assert "--samples" not in res[0].raw["argv"]
+    monkeypatch.setenv("AIT_PROFILE_SAMPLES", "3")
+    (res,) = run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3)
+    argv = res[0].raw["argv"]
+    assert argv[argv.index("--samples"):argv.index("--samples") + 4] == [
+        "--samples", "3", "--quick", "3"]
+    monkeypatch.setenv("AIT_PROFILE_SAMPLES", "many")
+    with pytest.raises(AitError, match="AIT_PROFILE_SAMPLES='many': expected a positive"):
+        run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3)

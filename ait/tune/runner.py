@@ -21,11 +21,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ait.backend.target import NoGpuError, gpu_count
+from ait.ir.env import env_count
 
 log = logging.getLogger(__name__)
 
 BASE_TIMEOUT_S = 60.0           # process start, input fill and the fp32 reference
 PER_CANDIDATE_TIMEOUT_S = 20.0  # one candidate: first run, check and timing
+# AIT_PROFILE_SAMPLES=N: timed samples per candidate and batch (the profiler's default, 25,
+# when unset); fewer shortens the profiling, a trade of selection noise for compile time
+# that is to be measured, not assumed. The quick screen stays at 5 samples (or N if fewer).
+SAMPLES_ENV = "AIT_PROFILE_SAMPLES"
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def run_job(job: Job, gpu: str, timeout_s: float | None = None,
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     while remaining:
         plan = _planned(job, remaining)
-        cmd = [str(job.profiler), *job.argv, *_plan_argv(job, plan)]
+        cmd = [str(job.profiler), *job.argv, *_plan_argv(job, plan), *timing_argv()]
         start = time.perf_counter()
         messages, stderr, code, timed_out = _run_watched(
             cmd, env, timeout_s or PER_CANDIDATE_TIMEOUT_S)
@@ -240,6 +245,13 @@ def _plan_argv(job: Job, plan: list[tuple[int | None, int]]) -> list[str]:
     if len(cands) < len(job.names):
         argv += ["--cand", *map(str, cands)]
     return argv
+
+
+def timing_argv() -> list[str]:
+    """The profiler flags AIT_PROFILE_SAMPLES asks for (none when unset); a bad value is an
+    AitError naming it."""
+    samples = env_count(SAMPLES_ENV)
+    return [] if samples is None else ["--samples", str(samples), "--quick", str(min(5, samples))]
 
 
 def _where(job: Job, batch: int | None) -> str:

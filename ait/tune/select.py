@@ -22,7 +22,8 @@ from ait.ir.env import env_flag
 from ait.tune.cache import ProfileCache, ProfileKey
 from ait.tune.candidates import all_candidates_for, candidate_set_id, require_candidates
 from ait.tune.requests import Problem, Request
-from ait.tune.runner import Job, ProcessStats, Result, process_summary, run_jobs, visible_gpus
+from ait.tune.runner import (Job, ProcessStats, Result, process_summary, run_jobs, timing_argv,
+                             visible_gpus)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def profile_requests(target: Target, requests: list[Request],
     its Hopper ones still compile: stage_specs); return (fastest correct candidate, ms,
     results) per request."""
     gpus = visible_gpus()  # before any compile: no GPU is an error at once
+    timing_argv()  # and so is a bad AIT_PROFILE_SAMPLES
     specs = {r: stage_specs(r, cands[r]) for r in requests}
     by_spec: dict[ProfilerSpec, list[Request]] = defaultdict(list)
     for r in requests:
