@@ -45,7 +45,7 @@ def fakes(monkeypatch):
             on_ready(spec, prof)
         return out
 
-    def fake_run_job(job, gpu, timeout_s=None):
+    def fake_run_job(job, gpu, timeout_s=None, processes=None):
         log.append(f"ran {job.label} on {gpu}")
         first_job_started.set()
         # the first candidate is the fastest for 3x3, the last one for 1x1; ms = batch

@@ -11,7 +11,7 @@ import pytest
 
 from ait.ir.epilogue import BIAS_RELU
 from ait.ops.conv2d import ConvRequest
-from ait.tune.runner import Job, Result, run_job, run_jobs, visible_gpus
+from ait.tune.runner import Job, Result, process_summary, run_job, run_jobs, visible_gpus
 from ait.tune.select import ProfileError, _best
 
 NAMES = ("k_fast", "k_crash", "k_hang", "k_wrong", "k_slow", "k_unsupported")
@@ -37,6 +37,7 @@ FAKE = textwrap.dedent("""\
     sel = values("--cand") or range(len(names))
     def emit(d):
         print(json.dumps(d), flush=True)
+    emit({{"setup_s": 0.25}})
     for batch in values("--n") or [None]:
         for i in sel:
             name = names[i]
@@ -55,6 +56,7 @@ FAKE = textwrap.dedent("""\
                 emit({{"name": name, **where, "status": "ok", "ms": ms * (batch or 1),
                       "max_rel_err": 1e-4, "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
                       "argv": argv}})
+    emit({{"done_s": 0.5}})
 """)
 
 
@@ -140,3 +142,35 @@ def test_visible_gpus(monkeypatch):
     with pytest.raises(Exception, match="AIT_FIXED_KERNEL=first"):
         visible_gpus()
 
+
+
+def test_each_process_reports_where_its_time_went(fake_profiler):
+    """setup_s / done_s from the profiler, the wall time from the runner; a process that
+    crashed or was killed reported no end. The summary splits the time three ways."""
+    processes = []
+    run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3, processes=processes)
+    (p,) = processes  # no crash at batch 4 (k_hang only hangs at batch 1): one process
+    assert (p.setup, p.done, p.timings) == (0.25, 0.5, len(NAMES)) and p.wall > 0
+    crashed = []
+    run_job(_job(fake_profiler, batches=(2,)), "0", timeout_s=3, processes=crashed)
+    assert len(crashed) == 2 and crashed[0].setup == 0.25 and crashed[0].done is None
+    line = process_summary(processes + crashed)
+    assert line.startswith("3 processes") and "setup 0.8 s" not in line
+    assert "setup 0.5 s (0.25 s each" in line and "(1 of them reported no end)" in line
+    assert process_summary([]) == "no profiler processes"
+
+
+def test_profile_samples_reach_the_profiler_and_bad_values_are_named(fake_profiler, monkeypatch):
+    from ait.ir.errors import AitError
+
+    monkeypatch.delenv("AIT_PROFILE_SAMPLES", raising=False)
+    (res,) = run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3)
+    assert "--samples" not in res[0].raw["argv"]
+    monkeypatch.setenv("AIT_PROFILE_SAMPLES", "3")
+    (res,) = run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3)
+    argv = res[0].raw["argv"]
+    assert argv[argv.index("--samples"):argv.index("--samples") + 4] == [
+        "--samples", "3", "--quick", "3"]
+    monkeypatch.setenv("AIT_PROFILE_SAMPLES", "many")
+    with pytest.raises(AitError, match="AIT_PROFILE_SAMPLES='many': expected a positive"):
+        run_job(_job(fake_profiler, batches=(4,)), "0", timeout_s=3)

@@ -21,11 +21,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ait.backend.target import NoGpuError, gpu_count
+from ait.ir.env import env_count
 
 log = logging.getLogger(__name__)
 
 BASE_TIMEOUT_S = 60.0           # process start, input fill and the fp32 reference
 PER_CANDIDATE_TIMEOUT_S = 20.0  # one candidate: first run, check and timing
+# AIT_PROFILE_SAMPLES=N: timed samples per candidate and batch (the profiler's default, 25,
+# when unset); fewer shortens the profiling, a trade of selection noise for compile time
+# that is to be measured, not assumed. The quick screen stays at 5 samples (or N if fewer).
+SAMPLES_ENV = "AIT_PROFILE_SAMPLES"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,20 @@ class Result:
     raw: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProcessStats:
+    """Where one profiler process's time went (seconds): `wall` from start to exit as the tuner
+    saw it; `setup` until its first candidate (process start, CUDA context, inputs,
+    reference) and `done` until its last ended, as the profiler reports them (None when it
+    did not get there: a crash, a kill, a profiler of an older template)."""
+
+    label: str
+    wall: float
+    setup: float | None
+    done: float | None
+    timings: int  # candidate results it reported
+
+
 def visible_gpus() -> list[str]:
     """Device ids to spread profiling over: CUDA_VISIBLE_DEVICES' entries, else every GPU."""
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -73,7 +92,8 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
              timeout_s: float | None = None,
              on_result: Callable[[int, list[list[Result]]], None] | None = None,
              total: int | None = None,
-             timeline: list[tuple[str, float, float]] | None = None
+             timeline: list[tuple[str, float, float]] | None = None,
+             processes: list[ProcessStats] | None = None
              ) -> list[list[list[Result]]]:
     """Results per job (iteration order), per problem (`Job.problems` order), each list in
     the profiler's candidate order.
@@ -82,7 +102,7 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
     built): each GPU's worker takes the next job when it is free. `on_result(job index,
     results)` is called as each job finishes (under a lock); `total` sizes the progress bar
     when `jobs` has no length. `timeline` gets (label, start, end) of each job
-    (perf_counter seconds)."""
+    (perf_counter seconds), `processes` the ProcessStats of each profiler process."""
     gpus = list(gpus) if gpus is not None else visible_gpus()
     source = enumerate(jobs)
     take = threading.Lock()
@@ -103,7 +123,7 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
                     return
                 try:
                     start = time.perf_counter()
-                    res = run_job(job, gpu, timeout_s)
+                    res = run_job(job, gpu, timeout_s, processes=processes)
                     with lock:
                         if timeline is not None:
                             timeline.append((job.label, start, time.perf_counter()))
@@ -124,18 +144,24 @@ def run_jobs(jobs: Iterable[Job], gpus: Sequence[str] | None = None,
     return [results[i] for i in range(len(results))]
 
 
-def run_job(job: Job, gpu: str, timeout_s: float | None = None) -> list[list[Result]]:
+def run_job(job: Job, gpu: str, timeout_s: float | None = None,
+            processes: list[ProcessStats] | None = None) -> list[list[Result]]:
     """Run every candidate of `job` at each of its batches on `gpu`, restarting after a crash
-    or a hang. `timeout_s` bounds one candidate (default PER_CANDIDATE_TIMEOUT_S)."""
+    or a hang. `timeout_s` bounds one candidate (default PER_CANDIDATE_TIMEOUT_S); each
+    process's ProcessStats are appended to `processes` (a list shared by threads: append
+    only)."""
     everything = [(b, i) for b in job.problems for i in range(len(job.names))]
     done: dict[tuple[int | None, int], Result] = {}
     remaining = list(everything)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     while remaining:
         plan = _planned(job, remaining)
-        cmd = [str(job.profiler), *job.argv, *_plan_argv(job, plan)]
+        cmd = [str(job.profiler), *job.argv, *_plan_argv(job, plan), *timing_argv()]
+        start = time.perf_counter()
         messages, stderr, code, timed_out = _run_watched(
             cmd, env, timeout_s or PER_CANDIDATE_TIMEOUT_S)
+        if processes is not None:
+            processes.append(_stats(job.label, time.perf_counter() - start, messages))
         started = None
         for msg in messages:
             batch = msg.get("batch") if job.batches else None
@@ -170,6 +196,37 @@ def run_job(job: Job, gpu: str, timeout_s: float | None = None) -> list[list[Res
     return [[done[b, i] for i in range(len(job.names))] for b in job.problems]
 
 
+def _stats(label: str, wall: float, messages: list[dict]) -> ProcessStats:
+    def reported(key: str) -> float | None:
+        return next((float(m[key]) for m in messages if isinstance(m.get(key), (int, float))),
+                    None)
+
+    return ProcessStats(label, wall, reported("setup_s"), reported("done_s"),
+                        sum(1 for m in messages if "status" in m))
+
+
+def process_summary(processes: list[ProcessStats]) -> str:
+    """One line: how the profiler processes' wall time splits into setup (to the first
+    candidate), candidates and the rest (process start before main, exit), over the
+    processes that reported both figures."""
+    if not processes:
+        return "no profiler processes"
+    full = [p for p in processes if p.setup is not None and p.done is not None]
+    wall = sum(p.wall for p in processes)
+    if not full:
+        return f"{len(processes)} processes, {wall:.1f} s; none reported its setup"
+    setup = sum(p.setup for p in full)
+    work = sum(p.done - p.setup for p in full)
+    rest = sum(p.wall - p.done for p in full)
+    n = sum(p.timings for p in full)
+    return (f"{len(processes)} processes, {wall:.1f} s: setup {setup:.1f} s "
+            f"({setup / len(full):.2f} s each: process, CUDA context, inputs, reference), "
+            f"{n} candidate runs {work:.1f} s ({1e3 * work / max(n, 1):.1f} ms each), "
+            f"start and exit {rest:.1f} s" +
+            ("" if len(full) == len(processes) else
+             f" ({len(processes) - len(full)} of them reported no end)"))
+
+
 def _planned(job: Job, remaining: list[tuple[int | None, int]]) -> list[tuple[int | None, int]]:
     """The pairs the next process runs: the batches whose remaining candidates are the same
     as the first remaining batch's (after a crash: that batch's candidates after the crashed
@@ -188,6 +245,13 @@ def _plan_argv(job: Job, plan: list[tuple[int | None, int]]) -> list[str]:
     if len(cands) < len(job.names):
         argv += ["--cand", *map(str, cands)]
     return argv
+
+
+def timing_argv() -> list[str]:
+    """The profiler flags AIT_PROFILE_SAMPLES asks for (none when unset); a bad value is an
+    AitError naming it."""
+    samples = env_count(SAMPLES_ENV)
+    return [] if samples is None else ["--samples", str(samples), "--quick", str(min(5, samples))]
 
 
 def _where(job: Job, batch: int | None) -> str:

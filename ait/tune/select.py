@@ -22,7 +22,8 @@ from ait.ir.env import env_flag
 from ait.tune.cache import ProfileCache, ProfileKey
 from ait.tune.candidates import all_candidates_for, candidate_set_id, require_candidates
 from ait.tune.requests import Problem, Request
-from ait.tune.runner import Job, Result, run_jobs, visible_gpus
+from ait.tune.runner import (Job, ProcessStats, Result, process_summary, run_jobs, timing_argv,
+                             visible_gpus)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def profile_requests(target: Target, requests: list[Request],
     its Hopper ones still compile: stage_specs); return (fastest correct candidate, ms,
     results) per request."""
     gpus = visible_gpus()  # before any compile: no GPU is an error at once
+    timing_argv()  # and so is a bad AIT_PROFILE_SAMPLES
     specs = {r: stage_specs(r, cands[r]) for r in requests}
     by_spec: dict[ProfilerSpec, list[Request]] = defaultdict(list)
     for r in requests:
@@ -166,10 +168,12 @@ def profile_requests(target: Target, requests: list[Request],
                     yield job
 
     timeline: list[tuple[str, float, float]] = []
+    processes: list[ProcessStats] = []
     builder = threading.Thread(target=build, name="ait-profiler-build", daemon=True)
     builder.start()
     try:
-        results = run_jobs(ready_jobs(), gpus, total=n_jobs, timeline=timeline)
+        results = run_jobs(ready_jobs(), gpus, total=n_jobs, timeline=timeline,
+                           processes=processes)
     except BaseException:
         nvcc.cancel_builds()  # Ctrl-C or a runner failure: do not wait for the whole build
         raise
@@ -181,6 +185,7 @@ def profile_requests(target: Target, requests: list[Request],
              len(requests), len(queued), len(gpus), t.get("first", float("nan")), t["built"],
              time.perf_counter() - clock["start"])
     log.info("profiling: %s", _timeline_summary(timeline, clock, len(gpus)))
+    log.info("profiler processes: %s", process_summary(processes))
     # run_jobs keeps the order the jobs were queued in; each job's results are per batch
     ran: dict[Request, list[Result]] = defaultdict(list)
     for rs, per_batch in zip(queued, results):
