@@ -30,9 +30,12 @@ cold_compile tmp/w > $OUT/compile.log 2>&1; summary $OUT/compile.log
 el bench-ait
 timeout 100 python3 benchmark_ait.py --workdir tmp/w --batch-size 1,8,32,128,256 --results-dir $OUT --out-name ait_final 2>&1 | grep '\[ait\] bs=' | tail -6
 el bench-pt
-timeout $(left 500) python3 benchmark_pt.py --batch-size 1,8,32,128,256 --variants cl_graph,compile_graph --results-dir $OUT --out-name pt_final 2>&1 | grep '\[pt\] bs=' | tail -10
+timeout $(left 380) python3 benchmark_pt.py --batch-size 1,8,32,128,256 --variants cl_graph,compile_graph --results-dir $OUT --out-name pt_final 2>&1 | grep '\[pt\] bs=' | tail -10
+el test_gpu_resnet
+timeout $(left 480) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_resnet.py -rA 2>&1 | q > $OUT/pytest_resnet.log
+echo "pytest rc=$?"; grep -i "relative error\|passed\|failed\|error" $OUT/pytest_resnet.log | grep -v "^PASSED" | tail -6
 el ops
-timeout $(left 585) python3 benchmark_ait.py --workdir tmp/w --batch-size 1,256 --profile-ops --all-ops --no-caller-timing --results-dir $OUT --out-name ops > $OUT/ops.log 2>&1; grep "^stem\|^sum\|bs=" $OUT/ops.log | cut -c1-120 | head -8
+timeout $(left ${DEADLINE:-585}) python3 benchmark_ait.py --workdir tmp/w --batch-size 1,256 --profile-ops --all-ops --no-caller-timing --results-dir $OUT --out-name ops > $OUT/ops.log 2>&1; grep "^stem\|^sum\|bs=" $OUT/ops.log | cut -c1-120 | head -8
 rm -f $OUT/*.csv
 (cd $OUT && tar czf results.tgz --remove-files *.json pytest_stem.log ops.log 2>/dev/null)
 ls $OUT; el end
