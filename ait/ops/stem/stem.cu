@@ -4,10 +4,15 @@
 //
 // A CTA (8 warps, persistent over tiles) owns 7x8 pooled outputs = a 15x17 conv region
 // (255 pixels, M = 256), recomputing the halo row/column it shares with its neighbours.
-//  * input patch: 36 x 40 raw pixels (zero outside the image = the conv padding), rows of
-//    40 * C halves; the A fragment of conv pixel (i, j) at raw-row tap rr reads the 8C halves
-//    from patch[2i + rr][2j * C ..], so the K order is (rr, cc, c): K = 8 rows x 8 cols x C
-//    (= 192 for RGB), read with 32-bit loads (rows are not 16-byte aligned for ldmatrix).
+//  * input patch: 36 x 40 raw pixels (zero outside the image = the conv padding), two buffers
+//    in shared memory; the A fragment of conv pixel (i, j) at raw-row tap rr reads 8C halves
+//    of patch row 2i + rr, so the K order is (rr, cc, c): K = 8 rows x 8 cols x C (= 192 for
+//    RGB), read with 32-bit loads. Where the image's rows are 16-byte aligned (W C % 8 == 0)
+//    and the filter's 8th tap column is zero (any 7x7 one), the next tile's patch is copied
+//    by cp.async in 16-byte chunks while this tile is computed, and the taps of column j are
+//    raw columns 2j - 4 .. 2j + 3 (the first one's weight zero), which keeps the A loads
+//    32-bit aligned at odd C. Else each tile's patch is loaded by scalar loads, taps
+//    2j - 3 .. 2j + 4. (Loading and storing every element cost 2x the kernel's time at RGB.)
 //  * weight: the s2d weight [64, 4, 4, 16] rearranged to [64 n][K] once per CTA; channels
 //    >= 4C multiply zeros in the unfused graph and are dropped. When the last k16 step's
 //    weights are all zero (the 8th tap row of a 7x7 filter) the step is skipped.
@@ -69,12 +74,25 @@ template <int C> struct Geometry {
   static constexpr int kRowK = 8 * C;               // K per raw-row tap
   static constexpr int kWStride = kK + 8;           // weight row: 16 B aligned, ldmatrix
                                                     // conflict-free (stride = 16 mod 128 B)
-  // patch row stride in halves: even (32-bit A loads), chosen so the A loads of a warp hit
-  // distinct banks (checked by simulation)
-  static constexpr int kPatchStride = C == 1 ? 64 : C == 2 ? 104 : C == 3 ? 122 : 164;
-  static constexpr int kPatchHalves = (kPatchRows * kPatchStride + 7) / 8 * 8;
+  // The patch: 36 rows of kPatchStride halves, two buffers. The async copy (issue_patch)
+  // moves rows as 16-byte chunks, the window of conv column j at raw columns 2j - 4 .. 2j + 3;
+  // kBaseA: the halves from a row's first chunk to the window of the tile's first conv column
+  // ((2 c0 - 4) C mod 8 with c0 = 16 tw - 1, the same in every tile), kRowChunks the chunks a
+  // row needs (40 C halves from kBaseA on). The scalar load (load_patch) puts the window of
+  // 2j - 3 .. 2j + 4 at 2jC. kPatchStride: 16-byte aligned rows with the fewest A-load
+  // wavefronts (simulated: 1.03x the conflict-free count at C = 3, 1.4x at C = 4).
+  static constexpr int kBaseA = (8 - (6 * C) % 8) % 8;
+  static constexpr int kRowChunks = (kBaseA + 40 * C + 7) / 8;
+  static constexpr int kPatchStride = C == 1 ? 64 : C == 2 ? 104 : C == 3 ? 152 : 168;
+  static constexpr int kPatchHalves = kPatchRows * kPatchStride;  // one buffer
+  static constexpr int kPatchRegion = 2 * kPatchHalves;
+  static_assert(kPatchStride % 8 == 0 && kPatchStride >= 8 * kRowChunks &&
+                    kPatchStride >= kPatchCols * C,
+                "patch rows: 16-byte aligned, holding either patch kind");
+  static_assert(kOut * kWStride % 8 == 0 && kPatchHalves % 8 == 0,
+                "cp.async destinations: both patch buffers 16-byte aligned");
   static constexpr int kSmemBytes =
-      2 * (kOut * kWStride + kPatchHalves + kM * kConvStride) + 4 * kOut +
+      2 * (kOut * kWStride + kPatchRegion + kM * kConvStride) + 4 * kOut +
       (AIT_STEM_B_SWIZZLE ? 1024 : 0);  // slack to align the swizzled weight copy
 };
 
@@ -209,6 +227,7 @@ __device__ __forceinline__ int tile_row(int warp, int mt, int g, int r) {
 struct StemShape {
   int n, h, w, p, q, po, qo, tiles_h, tiles_w;
   long long tiles;
+  bool async_ok;  // image rows and base 16-byte aligned: the async patch copy may be used
 };
 
 // the A fragment of k16 step st (rows pix[mt][0], pix[mt][1]; K = 16 st + 8 h + 2t + {0, 1}:
@@ -260,6 +279,210 @@ __device__ __forceinline__ void conv_wgmma(float (&acc)[2][32], const __half* pa
 }
 #endif
 
+// cp.async of 16 bytes, zero-filled when !valid (src is then not read)
+__device__ __forceinline__ void cp_async16(__half* dst, const __half* src, bool valid) {
+  const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
+
+struct TileAt {
+  int img, pi0, pj0, r0, c0;  // image, first pooled row / col, first conv row / col
+  __device__ TileAt(long long tile, const StemShape& s) {
+    const int tw = int(tile % s.tiles_w);
+    const long long rest = tile / s.tiles_w;
+    const int th = int(rest % s.tiles_h);
+    img = int(rest / s.tiles_h);
+    pi0 = th * kTileP;
+    pj0 = tw * kTileQ;
+    r0 = 2 * pi0 - 1;
+    c0 = 2 * pj0 - 1;
+  }
+};
+
+// The async patch (rows of W C halves 16-byte aligned, the image 16-byte aligned, and the 8th
+// filter column zero: StemShape::async_ok and the kernel's weight check): the tile's 36 raw rows
+// as kRowChunks 16-byte chunks each, from the chunk holding the window of conv column c0
+// (raw column 2 c0 - 4) on, copied by cp.async; a chunk outside the image is zero-filled,
+// exactly the conv padding, because the image's row ends are chunk boundaries (W C % 8 == 0).
+// No registers hold the patch, and the copy of the next tile runs while this one is computed.
+template <int C>
+__device__ __forceinline__ void issue_patch(__half* buf, const __half* x, const TileAt& at,
+                                            const StemShape& s, int tid) {
+  using G = Geometry<C>;
+  const int y0 = 2 * at.r0 - 3;
+  const int e0 = ((2 * at.c0 - 4) * C) & ~7;  // first chunk's element (floor to 8, may be < 0)
+  const int row_halves = s.w * C;
+  const __half* ximg = x + (long long)at.img * s.h * row_halves;
+  constexpr int kChunks = kPatchRows * G::kRowChunks;
+  for (int i = tid; i < kChunks; i += kThreads) {
+    const int row = i / G::kRowChunks, ch = i - row * G::kRowChunks;
+    const int yy = y0 + row, e = e0 + 8 * ch;
+    const bool in = yy >= 0 && yy < s.h && e >= 0 && e < row_halves;
+    cp_async16(buf + row * G::kPatchStride + 8 * ch,
+               in ? ximg + (long long)yy * row_halves + e : x, in);
+  }
+}
+
+// The scalar patch (any shape): zero outside the image. The thread's loads are issued in two
+// rounds, each before its stores: a load-store loop waits out one global latency per element
+// (17 per tile for RGB: the kernel ran at a sixth of its floor on the H200).
+template <int C>
+__device__ __forceinline__ void load_patch(__half* patch, const __half* x, const TileAt& at,
+                                           const StemShape& s, int tid) {
+  using G = Geometry<C>;
+  const int y0 = 2 * at.r0 - 3, xe0 = (2 * at.c0 - 3) * C;  // first raw row, row element
+  const __half* ximg = x + (long long)at.img * s.h * s.w * C;
+  constexpr int kRowHalves = kPatchCols * C;
+  constexpr int kPatchElems = kPatchRows * kRowHalves;
+  constexpr int kLoads = (kPatchElems + kThreads - 1) / kThreads;
+  constexpr int kRoundP = (kLoads + 1) / 2;  // two rounds: 128 registers hold one without spills
+#pragma unroll
+  for (int r0 = 0; r0 < kLoads; r0 += kRoundP) {
+    __half v[kRoundP];
+#pragma unroll
+    for (int j = 0; j < kRoundP; ++j) {
+      const int i = tid + (r0 + j) * kThreads;
+      const int row = i / kRowHalves, e = i - row * kRowHalves;
+      const int yy = y0 + row, xe = xe0 + e;
+      v[j] = __float2half(0.f);
+      if (i < kPatchElems && yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C)
+        v[j] = ximg[(long long)yy * s.w * C + xe];
+    }
+#pragma unroll
+    for (int j = 0; j < kRoundP; ++j) {
+      const int i = tid + (r0 + j) * kThreads;
+      const int row = i / kRowHalves, e = i - row * kRowHalves;
+      if (i < kPatchElems) patch[row * G::kPatchStride + e] = v[j];
+    }
+  }
+}
+
+// The shared-memory regions after the weight copy wsm: the two patch buffers
+// [36][kPatchStride], the conv tile [256][kConvStride], the bias as fp32 [64]. Recomputed
+// where needed: held across the tile loop, these pointers cost registers the conv needs.
+template <int C> struct Smem {
+  __device__ static __half* patch(__half* wsm) { return wsm + kOut * Geometry<C>::kWStride; }
+  __device__ static __half* conv(__half* wsm) { return patch(wsm) + Geometry<C>::kPatchRegion; }
+  __device__ static float* bias(__half* wsm) {
+    return reinterpret_cast<float*>(conv(wsm) + kM * kConvStride);
+  }
+};
+
+// this thread's A rows: pixels m = tile_row(warp, mt, g, r); patch offsets (+2t) for a patch
+// whose first conv column's window starts `base` halves into its rows
+template <int C>
+__device__ __forceinline__ void a_rows(int (&pix)[2][2], int warp, int g, int t, int base) {
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      int m = tile_row(warp, mt, g, r);
+      if (m >= kConvRows * kConvCols) m = 0;  // the padding row of M: any valid address
+      const int li = m / kConvCols, lj = m - li * kConvCols;
+      pix[mt][r] = 2 * li * Geometry<C>::kPatchStride + 2 * lj * C + 2 * t + base;
+    }
+}
+
+// conv (patch -> accumulators), bias + ReLU into `conv`, barrier, 3x3/2 max pool -> y. The
+// caller's barrier made the patch visible; the next tile's barrier orders this pool's reads of
+// `conv` before the next conv tile is written.
+template <int C>
+__device__ __forceinline__ void conv_pool_tile(__half* wsm, bool skip_last, __half* y,
+                                               const __half* patch, const int (&pix)[2][2],
+                                               const TileAt& at, const StemShape& s) {
+  using G = Geometry<C>;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+  __half* conv = Smem<C>::conv(wsm);
+  const float* bsm = Smem<C>::bias(wsm);
+  // 2. conv: acc[mt][4 nt + v] = the m16n8 C fragment (row g + 8 (v / 2), channel
+  //    8 nt + 2t + v % 2) of this warp's rows tile_row(warp, mt, ...)
+  float acc[2][32];
+#if AIT_STEM_WGMMA
+  const uint64_t desc0 = WgmmaB::desc(static_cast<uint32_t>(__cvta_generic_to_shared(wsm)));
+  if (skip_last)
+    conv_wgmma<C, G::kSteps - 1>(acc, patch, pix, desc0);
+  else
+    conv_wgmma<C, G::kSteps>(acc, patch, pix, desc0);
+#else
+  // ldmatrix lane address: matrix lane / 8 -> (n + 8 * (q / 2), k + 8 * (q % 2))
+  const int q4 = lane >> 3;
+  const __half* wlane = wsm + ((q4 >> 1) * 8 + (lane & 7)) * G::kWStride + (q4 & 1) * 8;
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int v = 0; v < 32; ++v) acc[mt][v] = 0.f;
+#pragma unroll
+  for (int st = 0; st < G::kSteps; ++st) {
+    if (st == G::kSteps - 1 && skip_last) break;
+    uint32_t a[2][4];
+    load_a<C>(a, patch, pix, st);
+#pragma unroll
+    for (int np = 0; np < 4; ++np) {
+      uint32_t b[4];
+      ldmatrix_x4(b, wlane + np * 16 * G::kWStride + 16 * st);
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt) {
+        mma16816(&acc[mt][4 * (2 * np)], a[mt], b[0], b[1]);
+        mma16816(&acc[mt][4 * (2 * np + 1)], a[mt], b[2], b[3]);
+      }
+    }
+  }
+#endif
+
+  // 3. bias + ReLU -> fp16 conv tile in shared memory; outside the conv output: 0
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int m = tile_row(warp, mt, g, r);
+      const int li = m / kConvCols, lj = m - li * kConvCols;
+      const bool valid = m < kConvRows * kConvCols && at.r0 + li >= 0 && at.r0 + li < s.p &&
+                         at.c0 + lj >= 0 && at.c0 + lj < s.q;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        const int ch = nt * 8 + 2 * t;
+        const float v0 = ait_relu(acc[mt][4 * nt + 2 * r] + bsm[ch]);
+        const float v1 = ait_relu(acc[mt][4 * nt + 2 * r + 1] + bsm[ch + 1]);
+        *reinterpret_cast<__half2*>(conv + m * kConvStride + ch) =
+            valid ? __floats2half2_rn(v0, v1) : __floats2half2_rn(0.f, 0.f);
+      }
+    }
+  __syncthreads();
+
+  // 4. 3x3/2 max pool: one 8-channel vector of one pooled pixel per thread and round
+  constexpr int kVecs = kOut / 8;
+  for (int i = tid; i < kTileP * kTileQ * kVecs; i += kThreads) {
+    const int pp = i / kVecs, cv = i - pp * kVecs;
+    const int pi = pp / kTileQ, pj = pp - pi * kTileQ;
+    if (at.pi0 + pi >= s.po || at.pj0 + pj >= s.qo) continue;
+    const __half* base = conv + (2 * pi * kConvCols + 2 * pj) * kConvStride + cv * 8;
+    uint4 best = *reinterpret_cast<const uint4*>(base);
+#pragma unroll
+    for (int di = 0; di < 3; ++di)
+#pragma unroll
+      for (int dj = 0; dj < 3; ++dj) {
+        if (di == 0 && dj == 0) continue;
+        const uint4 v =
+            *reinterpret_cast<const uint4*>(base + (di * kConvCols + dj) * kConvStride);
+        __half2* bh = reinterpret_cast<__half2*>(&best);
+        const __half2* vh = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+        for (int k = 0; k < 4; ++k) bh[k] = __hmax2_nan(bh[k], vh[k]);
+      }
+    const long long o =
+        (((long long)at.img * s.po + at.pi0 + pi) * s.qo + at.pj0 + pj) * kOut + cv * 8;
+    *reinterpret_cast<uint4*>(y + o) = best;
+  }
+}
+
 template <int C>
 __global__ void __launch_bounds__(kThreads, 2)
 stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
@@ -275,15 +498,27 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
           WgmmaB::kAlign;
 #endif
   __half* wsm = reinterpret_cast<__half*>(smem);  // [64][kWStride] (wgmma: WgmmaB, 64 * K)
-  __half* patch = wsm + kOut * G::kWStride;                        // [36][kPatchStride]
-  __half* conv = patch + G::kPatchHalves;                          // [256][kConvStride]
-  float* bsm = reinterpret_cast<float*>(conv + kM * kConvStride);  // [64]
+  __half* patch = Smem<C>::patch(wsm);
+  float* bsm = Smem<C>::bias(wsm);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
 
-  // weight [64, 4, 4, 16] (s2d: [n, a, e, (2b + d) * C + c]) -> wsm[n][(2a+b) * 8C + (2e+d) * C + c]
-  // (in rounds of 16 loads per thread issued before their stores: one global latency per
-  // round, not per element)
+  // The async patch puts conv column j's window at raw columns 2j - 4 .. 2j + 3 (even
+  // offsets for the 32-bit A loads at any C), one column left of the scalar path's
+  // 2j - 3 .. 2j + 4: it needs the weight's 8th tap column (raw offset +4, the s2d weight's
+  // e = 3, d = 1) to be zero, as it is for any 7x7 filter.
+  bool nonzero_col = false;
+  for (int i = tid; i < kOut * 8 * C; i += kThreads) {
+    const int n = i / (8 * C), rem = i - n * 8 * C, rr = rem / C, c = rem - rr * C;
+    nonzero_col |= __half2float(wt[((n * 4 + (rr >> 1)) * 4 + 3) * kS2dChannels +
+                                   ((rr & 1) * 2 + 1) * C + c]) != 0.f;
+  }
+  const bool async = s.async_ok && !__syncthreads_or(nonzero_col);
+  const int shift = async ? 1 : 0;  // the filter column of the weight copy's tap column cc
+
+  // weight [64, 4, 4, 16] (s2d: [n, a, e, (2b + d) * C + c]) -> wsm[n][(2a+b) * 8C + cc * C + c]
+  // with 2e + d = cc - shift (in rounds of 16 loads per thread issued before their stores:
+  // one global latency per round, not per element)
   bool nonzero_last = false;
   constexpr int kWElems = kOut * G::kK, kRound = 16;
   for (int base = tid; base < kWElems; base += kRound * kThreads) {
@@ -292,10 +527,11 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
     for (int j = 0; j < kRound; ++j) {
       const int i = base + j * kThreads;
       const int n = i / G::kK, k = i - n * G::kK;
-      const int rr = k / G::kRowK, rem = k - rr * G::kRowK, cc = rem / C, c = rem - cc * C;
-      v[j] = i < kWElems ? wt[((n * 4 + (rr >> 1)) * 4 + (cc >> 1)) * kS2dChannels +
-                              ((rr & 1) * 2 + (cc & 1)) * C + c]
-                         : __float2half(0.f);
+      const int rr = k / G::kRowK, rem = k - rr * G::kRowK, cc = rem / C - shift,
+                c = rem - (cc + shift) * C;
+      v[j] = i < kWElems && cc >= 0 ? wt[((n * 4 + (rr >> 1)) * 4 + (cc >> 1)) * kS2dChannels +
+                                         ((rr & 1) * 2 + (cc & 1)) * C + c]
+                                    : __float2half(0.f);
     }
 #pragma unroll
     for (int j = 0; j < kRound; ++j) {
@@ -319,139 +555,30 @@ stem_conv_pool_kernel(const __half* __restrict__ x, const __half* __restrict__ w
 #endif
   const bool skip_last = !__syncthreads_or(nonzero_last);
 
-  // this thread's A rows: pixels m = tile_row(warp, mt, g, r); patch offsets (+2t)
+  // Two patch buffers, tile i's in buffer i & 1. The async copy of tile i + 1 is issued before
+  // tile i's conv, into the buffer tile i - 1's conv read, which every thread finished before
+  // that tile's pool barrier; the scalar load of tile i waits for its loads itself.
   int pix[2][2];
-#pragma unroll
-  for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      int m = tile_row(warp, mt, g, r);
-      if (m >= kConvRows * kConvCols) m = 0;  // the padding row of M: any valid address
-      const int li = m / kConvCols, lj = m - li * kConvCols;
-      pix[mt][r] = 2 * li * G::kPatchStride + 2 * lj * C + 2 * t;
-    }
-#if AIT_STEM_WGMMA
-  const uint64_t desc0 = WgmmaB::desc(static_cast<uint32_t>(__cvta_generic_to_shared(wsm)));
-#else
-  // ldmatrix lane address: matrix lane / 8 -> (n + 8 * (q / 2), k + 8 * (q % 2))
-  const int q4 = lane >> 3;
-  const __half* wlane = wsm + ((q4 >> 1) * 8 + (lane & 7)) * G::kWStride + (q4 & 1) * 8;
-#endif
-
-  for (long long tile = blockIdx.x; tile < s.tiles; tile += gridDim.x) {
-    const int tw = int(tile % s.tiles_w);
-    const long long rest = tile / s.tiles_w;
-    const int th = int(rest % s.tiles_h), img = int(rest / s.tiles_h);
-    const int pi0 = th * kTileP, pj0 = tw * kTileQ;
-    const int r0 = 2 * pi0 - 1, c0 = 2 * pj0 - 1;       // first conv row / col of the tile
-    const int y0 = 2 * r0 - 3, xe0 = (2 * c0 - 3) * C;  // first raw row, first element of a row
-    const __half* ximg = x + (long long)img * s.h * s.w * C;
-
-    // 1. raw patch, zero outside the image (the patch of the previous tile is no longer read:
-    //    the barrier before the pool step separates them). The thread's loads are issued in
-    //    two rounds, each before its stores: a load-store loop waits out one global latency
-    //    per element (17 per tile for RGB: the kernel ran at a sixth of its floor on the H200).
-    constexpr int kRowHalves = kPatchCols * C;
-    constexpr int kPatchElems = kPatchRows * kRowHalves;
-    constexpr int kLoads = (kPatchElems + kThreads - 1) / kThreads;
-    constexpr int kRoundP = (kLoads + 1) / 2;  // two rounds: 128 registers hold one without spills
-#pragma unroll
-    for (int r0 = 0; r0 < kLoads; r0 += kRoundP) {
-      __half v[kRoundP];
-#pragma unroll
-      for (int j = 0; j < kRoundP; ++j) {
-        const int i = tid + (r0 + j) * kThreads;
-        const int row = i / kRowHalves, e = i - row * kRowHalves;
-        const int yy = y0 + row, xe = xe0 + e;
-        v[j] = __float2half(0.f);
-        if (i < kPatchElems && yy >= 0 && yy < s.h && xe >= 0 && xe < s.w * C)
-          v[j] = ximg[(long long)yy * s.w * C + xe];
-      }
-#pragma unroll
-      for (int j = 0; j < kRoundP; ++j) {
-        const int i = tid + (r0 + j) * kThreads;
-        const int row = i / kRowHalves, e = i - row * kRowHalves;
-        if (i < kPatchElems) patch[row * G::kPatchStride + e] = v[j];
-      }
+  a_rows<C>(pix, warp, g, t, async ? G::kBaseA : 0);
+  long long tile = blockIdx.x;
+  if (async && tile < s.tiles) issue_patch<C>(patch, x, TileAt(tile, s), s, tid);
+  if (async) cp_async_commit();
+  for (int i = 0; tile < s.tiles; tile += gridDim.x, ++i) {
+    const TileAt at(tile, s);
+    __half* buf = patch + (i & 1) * G::kPatchHalves;
+    if (async) {
+      const long long next = tile + gridDim.x;
+      if (next < s.tiles)
+        issue_patch<C>(patch + ((i + 1) & 1) * G::kPatchHalves, x, TileAt(next, s), s, tid);
+      cp_async_commit();
+      cp_async_wait<1>();  // this tile's copy (the group before the one just committed)
+    } else {
+      load_patch<C>(buf, x, at, s, tid);
     }
     __syncthreads();
-
-    // 2. conv: acc[mt][4 nt + v] = the m16n8 C fragment (row g + 8 (v / 2), channel
-    //    8 nt + 2t + v % 2) of this warp's rows tile_row(warp, mt, ...)
-    float acc[2][32];
-#if AIT_STEM_WGMMA
-    if (skip_last)
-      conv_wgmma<C, G::kSteps - 1>(acc, patch, pix, desc0);
-    else
-      conv_wgmma<C, G::kSteps>(acc, patch, pix, desc0);
-#else
-#pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-      for (int v = 0; v < 32; ++v) acc[mt][v] = 0.f;
-#pragma unroll
-    for (int st = 0; st < G::kSteps; ++st) {
-      if (st == G::kSteps - 1 && skip_last) break;
-      uint32_t a[2][4];
-      load_a<C>(a, patch, pix, st);
-#pragma unroll
-      for (int np = 0; np < 4; ++np) {
-        uint32_t b[4];
-        ldmatrix_x4(b, wlane + np * 16 * G::kWStride + 16 * st);
-#pragma unroll
-        for (int mt = 0; mt < 2; ++mt) {
-          mma16816(&acc[mt][4 * (2 * np)], a[mt], b[0], b[1]);
-          mma16816(&acc[mt][4 * (2 * np + 1)], a[mt], b[2], b[3]);
-        }
-      }
-    }
-#endif
-
-    // 3. bias + ReLU -> fp16 conv tile in shared memory; outside the conv output: 0
-#pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int m = tile_row(warp, mt, g, r);
-        const int li = m / kConvCols, lj = m - li * kConvCols;
-        const bool valid = m < kConvRows * kConvCols && r0 + li >= 0 && r0 + li < s.p &&
-                           c0 + lj >= 0 && c0 + lj < s.q;
-#pragma unroll
-        for (int nt = 0; nt < 8; ++nt) {
-          const int ch = nt * 8 + 2 * t;
-          const float v0 = ait_relu(acc[mt][4 * nt + 2 * r] + bsm[ch]);
-          const float v1 = ait_relu(acc[mt][4 * nt + 2 * r + 1] + bsm[ch + 1]);
-          *reinterpret_cast<__half2*>(conv + m * kConvStride + ch) =
-              valid ? __floats2half2_rn(v0, v1) : __floats2half2_rn(0.f, 0.f);
-        }
-      }
-    __syncthreads();
-
-    // 4. 3x3/2 max pool: one 8-channel vector of one pooled pixel per thread and round
-    constexpr int kVecs = kOut / 8;
-    for (int i = tid; i < kTileP * kTileQ * kVecs; i += kThreads) {
-      const int pp = i / kVecs, cv = i - pp * kVecs;
-      const int pi = pp / kTileQ, pj = pp - pi * kTileQ;
-      if (pi0 + pi >= s.po || pj0 + pj >= s.qo) continue;
-      const __half* base = conv + (2 * pi * kConvCols + 2 * pj) * kConvStride + cv * 8;
-      uint4 best = *reinterpret_cast<const uint4*>(base);
-#pragma unroll
-      for (int di = 0; di < 3; ++di)
-#pragma unroll
-        for (int dj = 0; dj < 3; ++dj) {
-          if (di == 0 && dj == 0) continue;
-          const uint4 v = *reinterpret_cast<const uint4*>(base + (di * kConvCols + dj) * kConvStride);
-          __half2* bh = reinterpret_cast<__half2*>(&best);
-          const __half2* vh = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-          for (int k = 0; k < 4; ++k) bh[k] = __hmax2_nan(bh[k], vh[k]);
-        }
-      const long long o = (((long long)img * s.po + pi0 + pi) * s.qo + pj0 + pj) * kOut + cv * 8;
-      *reinterpret_cast<uint4*>(y + o) = best;
-    }
-    // the next tile's patch store does not touch `conv`; its barrier orders this step's
-    // reads before the next conv tile is written
+    conv_pool_tile<C>(wsm, skip_last, y, buf, pix, at, s);
   }
+  if (async) cp_async_wait<0>();
 }
 
 template <int C>
@@ -491,7 +618,8 @@ extern "C" int ait_stem_conv_pool(const void* x, const void* w, const void* bias
     return AIT_ERR_CANNOT_IMPLEMENT;
   if (n <= 0) return AIT_OK;
   if ((long long)h * w_ * c > INT32_MAX) return AIT_ERR_CANNOT_IMPLEMENT;
-  StemShape s{n, h, w_, p, q, po, qo, (po + kTileP - 1) / kTileP, (qo + kTileQ - 1) / kTileQ, 0};
+  StemShape s{n,  h, w_, p, q, po, qo, (po + kTileP - 1) / kTileP, (qo + kTileQ - 1) / kTileQ,
+              0, (long long)w_ * c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0};
   s.tiles = (long long)n * s.tiles_h * s.tiles_w;
   const __half* xi = static_cast<const __half*>(x);
   const __half* wi = static_cast<const __half*>(w);
