@@ -12,7 +12,7 @@
 //    by cp.async in 16-byte chunks while this tile is computed, and the taps of column j are
 //    raw columns 2j - 4 .. 2j + 3 (the first one's weight zero), which keeps the A loads
 //    32-bit aligned at odd C. Else each tile's patch is loaded by scalar loads, taps
-//    2j - 3 .. 2j + 4. (Loading and storing every element cost 2x the kernel's time at RGB.)
+//    2j - 3 .. 2j + 4. (The async copy: 0.300 against 0.339 ms at batch 256 on the H200.)
 //  * weight: the s2d weight [64, 4, 4, 16] rearranged to [64 n][K] once per CTA; channels
 //    >= 4C multiply zeros in the unfused graph and are dropped. When the last k16 step's
 //    weights are all zero (the 8th tap row of a 7x7 filter) the step is skipped.
