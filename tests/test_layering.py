@@ -7,7 +7,7 @@ under TYPE_CHECKING alike): which ait package may import which (docs/ARCHITECTUR
     ops       <- ir, backend                  (each family: op, reference, emitter, kernels)
     frontend  <- ir, ops
     passes    <- ir, ops
-    runtime   <- ir                           (the CUDA Model and the numpy reference executor)
+    runtime   <- ir, fs                       (the CUDA Model and the numpy reference executor)
     tune      <- ir, fs, backend
     compiler  <- ir, fs, backend, passes, runtime, tune
     cli       <- ir, backend
@@ -33,7 +33,7 @@ ALLOWED = {
     "ops": {"ir", "backend"},
     "frontend": {"ir", "ops"},
     "passes": {"ir", "ops"},
-    "runtime": {"ir"},
+    "runtime": {"ir", "fs"},
     "tune": {"ir", "fs", "backend"},
     "compiler": {"ir", "fs", "backend", "passes", "runtime", "tune"},
     "cli": {"ir", "backend"},

@@ -192,3 +192,12 @@ def test_the_runtime_turns_pdl_off_for_exactly_the_python_off_values():
     offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", body).group(1)
     assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.PDL_OFF
     assert set(model_mod.PDL_OFF) < set(model_mod.PDL_VALUES)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_a_model_path_that_is_not_a_file_says_what_it_is(tmp_path, kind):
+    path = tmp_path / "model.so"
+    if kind == "directory":
+        path.mkdir()
+    with pytest.raises(AitError, match="does not exist" if kind == "missing" else "is a directory"):
+        Model(path)

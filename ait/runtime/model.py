@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ait.fs import not_a_file
 from ait.ir import AitError
 from ait.ir.env import OFF_WORDS, ON_WORDS
 
@@ -112,8 +113,9 @@ class Model:
         if pdl is not None and pdl.lower() not in PDL_VALUES:
             raise AitError(f"AIT_PDL must be 0 or 1 (or false/true, no/yes, off/on), got {pdl!r}")
         self.lib_path = Path(lib_path)
-        if not self.lib_path.is_file():
-            raise AitError(f"compiled model {self.lib_path} does not exist")
+        why = not_a_file(self.lib_path)
+        if why:
+            raise AitError(f"compiled model {self.lib_path} {why}")
         try:
             self._lib = ctypes.CDLL(str(self.lib_path))
         except OSError as e:
