@@ -149,6 +149,44 @@ def test_an_unwritable_work_dir_is_found_before_building(tmp_path, monkeypatch):
         ait.compile_model(_tiny(), TARGET, afile, "tiny", profile=False)
 
 
+def test_a_model_too_big_for_the_gpu_is_refused_before_building(tmp_path, monkeypatch):
+    """The memory plan's workspace at the largest batch against the visible GPU's memory,
+    checked before kernel selection: `benchmark_ait.py --batch-size 100000` is an error that
+    names the sizes, not minutes of profiling and then an allocation failure."""
+    import ait.tune
+
+    cm = sys.modules["ait.compiler.compile_model"]  # the package's name is the function
+
+    monkeypatch.setenv("AIT_CACHE_DIR", str(tmp_path / "cache"))
+
+    def no(*a, **k):
+        raise AssertionError("kernels were selected for a model that cannot fit")
+    monkeypatch.setattr(ait.tune, "select_kernels", no)
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(8, 16), nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+
+    def two_layers():  # an intermediate tensor: a workspace of n x 16 halves
+        m = Two()
+        m.name_parameter_tensor()
+        y = m(Tensor([IntVar([1, 64], "n"), 8], name="x", is_input=True))
+        y.name = "y"
+        return y
+    monkeypatch.setattr(cm, "gpu_total_memory", lambda: 1024)  # bytes
+    with pytest.raises(AitError, match=r"two: its activations need 0.0 GiB of device memory at "
+                                       r"the largest shapes \(n up to 64\), more than the GPU's"):
+        ait.compile_model(two_layers(), TARGET, tmp_path / "work", "two", profile=False)
+    # a GPU with room, or none: the check passes (selection is reached)
+    for total in (1 << 40, None):
+        monkeypatch.setattr(cm, "gpu_total_memory", lambda total=total: total)
+        with pytest.raises(AssertionError, match="kernels were selected"):
+            ait.compile_model(two_layers(), TARGET, tmp_path / "work", "two", profile=False)
+
+
 # -- temporary files ------------------------------------------------------------------------
 def _dead_pid() -> int:
     pid = 4_000_000

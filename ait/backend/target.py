@@ -169,6 +169,19 @@ def _cc_from_driver() -> tuple[list[tuple[int, int]], str]:
     return caps, "" if caps else "0 devices"
 
 
+def gpu_total_memory() -> int | None:
+    """Bytes of device memory of the first visible GPU (the one a build is for), or None where
+    the CUDA driver cannot say (no GPU, no libcuda)."""
+    lib = _libcuda()
+    if lib is None or lib.cuInit(0) != 0:
+        return None
+    dev, total = ctypes.c_int(0), ctypes.c_size_t(0)
+    if lib.cuDeviceGet(ctypes.byref(dev), 0) != 0 or \
+            lib.cuDeviceTotalMem_v2(ctypes.byref(total), dev) != 0:
+        return None
+    return total.value or None
+
+
 def _cc_from_nvidia_smi() -> tuple[list[tuple[int, int]], str]:
     smi = shutil.which("nvidia-smi")
     if smi is None:

@@ -17,7 +17,7 @@ from ait.backend import nvcc
 from ait.backend.codegen import generate_model_source, own_sources
 from ait.backend.emit import KernelBuckets
 from ait.backend.family import family_of
-from ait.backend.target import Target
+from ait.backend.target import Target, gpu_total_memory
 from ait.compiler.build_graph import build_graph
 from ait.ir import AitError, Graph, Tensor
 
@@ -57,6 +57,19 @@ def compile_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: s
     return Model(so, num_runtimes=num_runtimes)
 
 
+def _check_fits_the_gpu(graph: Graph, name: str) -> None:
+    """Refuses, before minutes of kernel selection and building, a model whose activations at
+    its largest shapes (the memory plan's workspace, one per runtime) cannot fit in the GPU
+    this process sees; without a GPU there is nothing to check."""
+    total = gpu_total_memory()
+    if total is not None and graph.workspace_bytes > total:
+        dyn = sorted(f"{d.name} up to {d.upper_bound}" for d in graph.dynamic_dims())
+        raise AitError(
+            f"{name}: its activations need {graph.workspace_bytes / 2**30:.1f} GiB of device "
+            f"memory at the largest shapes ({', '.join(dyn) or 'static shapes'}), more than the "
+            f"GPU's {total / 2**30:.1f} GiB; lower the largest batch size")
+
+
 def build_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str | Path = "./tmp",
                 name: str = "model", *, profile: bool = True, verbose: bool = True) -> Path:
     """compile_model without the load: builds ``workdir/name/<name>.so`` and returns its path
@@ -67,6 +80,7 @@ def build_model(outputs: Tensor | Sequence[Tensor], target: Target, workdir: str
     t0 = time.perf_counter()
     graph = build_graph(outputs)
     _check_dtypes(graph)
+    _check_fits_the_gpu(graph, name)
     # where the .so goes: checked before minutes of building, not at link time
     out_dir = fs.require_writable_dir(Path(workdir) / name, f"work dir {workdir}")
     nvcc.require_cache_dir()
