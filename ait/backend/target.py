@@ -150,12 +150,20 @@ def _libcuda():
     return None
 
 
-def _cc_from_driver() -> tuple[list[tuple[int, int]], str]:
+def _driver():
+    """(libcuda, "") initialised, or (None, why not)."""
     lib = _libcuda()
     if lib is None:
-        return [], "libcuda.so not found"
+        return None, "libcuda.so not found"
     if (rc := lib.cuInit(0)) != 0:
-        return [], f"cuInit failed with CUresult {rc}"
+        return None, f"cuInit failed with CUresult {rc}"
+    return lib, ""
+
+
+def _cc_from_driver() -> tuple[list[tuple[int, int]], str]:
+    lib, why = _driver()
+    if lib is None:
+        return [], why
     count = ctypes.c_int(0)
     if (rc := lib.cuDeviceGetCount(ctypes.byref(count))) != 0:
         return [], f"cuDeviceGetCount failed with CUresult {rc}"
@@ -172,8 +180,8 @@ def _cc_from_driver() -> tuple[list[tuple[int, int]], str]:
 def gpu_total_memory() -> int | None:
     """Bytes of device memory of the first visible GPU (the one a build is for), or None where
     the CUDA driver cannot say (no GPU, no libcuda)."""
-    lib = _libcuda()
-    if lib is None or lib.cuInit(0) != 0:
+    lib, _ = _driver()
+    if lib is None:
         return None
     dev, total = ctypes.c_int(0), ctypes.c_size_t(0)
     if lib.cuDeviceGet(ctypes.byref(dev), 0) != 0 or \
