@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, dims_tag
 from ait.ir.epilogue import Epilogue
+from ait.ops.conv2d import gemm3x  # cluster_variants: the switch and rule are the GEMM's
 
 ALIGNMENT = 8  # TMA: C and K must be multiples of 8 fp16 (16-byte rows)
 
@@ -124,6 +125,11 @@ class Conv2dCutlass3xPersistent(_Conv3xKernel):
 
 def persistent_candidates(epilogue: Epilogue, c: int, k: int, acc: str
                           ) -> list[Conv2dCutlass3xPersistent]:
-    """The persistent cooperative conv kernels (the caller offers them for r*s > 1 on sm_90)."""
-    out = [Conv2dCutlass3xPersistent(t, epilogue, acc) for t in PERSISTENT_TILES]
+    """The persistent cooperative conv kernels (the caller offers them for r*s > 1 on sm_90);
+    with AIT_CLUSTER_VARIANTS=1 also their 2x1 / 1x2 cluster copies (gemm3x.cluster_variants:
+    an experiment)."""
+    tiles = PERSISTENT_TILES
+    if gemm3x.cluster_variants_enabled():
+        tiles = (*tiles, *gemm3x.cluster_variants(PERSISTENT_TILES, k))
+    out = [Conv2dCutlass3xPersistent(t, epilogue, acc) for t in tiles]
     return [cand for cand in out if cand.supports(c, k)]

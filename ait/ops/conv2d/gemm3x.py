@@ -21,6 +21,7 @@ Why these tiles (each one costs ~30-60 s of nvcc, per epilogue; compile budget m
   cooperative epilogue.
 Clusters are 1x1: the operands re-read across tiles (w for every M tile) are small and stay in
 L2, so TMA multicast buys little here; a 2x1 entry can be appended if the H200 says otherwise.
+`AIT_CLUSTER_VARIANTS=1` appends 2x1 and 1x2 copies of TILES (cluster_variants) to measure it.
 
 Strided 1x1 convs (ResNet's downsample shortcuts: stride 2, k = 512 / 1024 / 2048) are not a
 GEMM over x, but they are one over xs = x[:, ::stride_h, ::stride_w, :]. The `strided` variant
@@ -54,7 +55,7 @@ explicit subtile says it in its name: `..._coop_e128x64_...`.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, dims_tag
@@ -121,8 +122,8 @@ EPI_VARIANTS_ENV = "AIT_GEMM3X_EPI_VARIANTS"
 # The subtile a kernel of these tiles uses where its tile names none, instead of
 # EpilogueTileAuto, by epilogue: "residual" (bias + add (+ ReLU): fewer, larger round trips
 # for the residual C it loads) or an epilogue's tag. Measured on the H200 through the
-# profiler (scripts/dev/epi_call.sh [bias_relu], ResNet-50's 1x1 convs of layers 1-4 at
-# batch 128 and 256):
+# profiler (scripts/dev/epi_call.sh [bias_relu], now `variant_call.sh epi residual reduce`;
+# ResNet-50's 1x1 convs of layers 1-4 at batch 128 and 256):
 # - residual (docs/results/h200-2026-12-01e/epi_table.txt): 128x128 pingpong with 64x128 ran
 #   at 0.76-0.93x of auto's time on all eight problems (the best of every kernel on layers 3
 #   and 4); 256x128 cooperative with 128x64 at 0.93-0.96x on layers 1-2, within 3% of auto
@@ -149,6 +150,25 @@ def measured_epi(epilogue: Epilogue, tile: TileGemm3x) -> tuple[int, int] | None
 
 def epi_variants_enabled() -> bool:
     return env_flag(EPI_VARIANTS_ENV)
+
+
+# Cluster variants, offered only with AIT_CLUSTER_VARIANTS=1 (an experiment, as the epilogue
+# variants): a 2x1 cluster's two CTAs (adjacent M tiles) get w's tile by one TMA multicast, a
+# 1x2 cluster's (adjacent N tiles) x's tile, halving that operand's L2 reads. A 1x2 copy only
+# where the conv has two N tiles for it (k >= 2 * tile N).
+CLUSTER_VARIANTS_ENV = "AIT_CLUSTER_VARIANTS"
+CLUSTERS: tuple[tuple[int, int], ...] = ((2, 1), (1, 2))
+
+
+def cluster_variants_enabled() -> bool:
+    return env_flag(CLUSTER_VARIANTS_ENV)
+
+
+def cluster_variants(tiles, k: int) -> tuple:
+    """`tiles` (any tile dataclass with `shape` and `cluster`) with each of CLUSTERS, where
+    the conv's `k` output channels make that many N tiles."""
+    return tuple(replace(t, cluster=cl) for t in tiles for cl in CLUSTERS
+                 if k >= cl[1] * t.shape[1])
 
 
 # The tiles offered with the gather for stride > 1 (see the module docstring).
@@ -223,10 +243,13 @@ def candidates(epilogue: Epilogue, c: int, k: int, acc: str,
                strided: bool = False) -> list[Conv2dGemm3x]:
     """GEMM candidates for a pointwise conv, or with `strided` the gather + GEMM ones for a
     strided 1x1 conv (the caller checks the geometry: is_pointwise / is_strided_pointwise).
-    With AIT_GEMM3X_EPI_VARIANTS=1 the pointwise list ends with the EPI_VARIANTS."""
+    With AIT_GEMM3X_EPI_VARIANTS=1 the pointwise list ends with the EPI_VARIANTS, with
+    AIT_CLUSTER_VARIANTS=1 with TILES' cluster variants."""
     tiles = STRIDED_TILES if strided else TILES
     if not strided and epi_variants_enabled():
         tiles = (*tiles, *EPI_VARIANTS)
+    if not strided and cluster_variants_enabled():
+        tiles = (*tiles, *cluster_variants(TILES, k))
     out: dict[str, Conv2dGemm3x] = {}  # a variant equal to a tile's residual default: once
     for t in tiles:
         cand = Conv2dGemm3x(t, epilogue, acc, strided)
