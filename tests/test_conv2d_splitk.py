@@ -80,7 +80,7 @@ def test_3x3_split_counts_at_batch_1():
     On sm_90 the 2-slice kernels are dropped (sm90-split-k-two), on sm_80 they stay."""
     def splits(target, req, tk):
         return sorted(c.split_k for c in split_ks(candidates_for(target, req))
-                      if c.tile.shape[2] == tk)
+                      if c.tile.shape[2] == tk and not c.cluster)
     assert splits(A100, conv(1, 7, 512, 512), 32) == [2, 4, 8, 16]
     assert splits(A100, conv(1, 7, 512, 512), 64) == [2, 4, 8]
     assert splits(A100, conv(1, 14, 256, 256), 32) == [2, 4, 8]
@@ -156,7 +156,8 @@ def _every_split_k():
     for target in (H100, A100, H100_F16):
         for ep in EPILOGUES:
             for c, k, r in ((512, 512, 3), (2048, 512, 1), (256, 44, 1), (64, 42, 3)):
-                out += splitk.candidates(ep, c, k, r, r, target.acc)
+                out += splitk.candidates(ep, c, k, r, r, target.acc,
+                                         cluster=target.arch == 90)
     return list({c: None for c in out})  # the same kernel serves several shapes and targets
 
 
@@ -165,9 +166,27 @@ def test_names_are_unique_and_from_the_data():
     assert len({c.name for c in cands}) == len(cands)  # one name, one kernel
     for c in cands:
         assert IDENT.match(c.name), c.name
-        assert c.name == (f"conv2d_2x_sk{c.split_k}_{c.tile.name_part()}_opt_"
+        form = "c" if c.cluster else ""
+        assert c.name == (f"conv2d_2x_sk{c.split_k}{form}_{c.tile.name_part()}_opt_"
                           f"a{c.align_a}c{c.align_c}_{c.epilogue.tag}_{c.acc}")
     assert {c.align_c for c in cands} == {8, 4, 2}
+    # every split count in both forms
+    assert {c.name.replace("c_", "_", 1) for c in cands if c.cluster} \
+        == {c.name for c in cands if not c.cluster}
+
+
+def test_cluster_form_only_on_sm90_and_twinned():
+    """sm_90 lists each split-K kernel in both forms, the cluster one right after; sm_80
+    (no clusters) only the two-kernel form."""
+    for shape in LATE.values():
+        hw, c, k, r = shape
+        req = conv(1, hw, c, k, r)
+        got = split_ks(all_candidates_for(H100, req))
+        plain = [x for x in got if not x.cluster]
+        assert plain and [x for x in got if x.cluster] == [
+            splitk.Conv2dSplitK(x.tile, x.split_k, x.align_a, x.align_c, x.epilogue, x.acc,
+                                cluster=True) for x in plain]
+        assert not any(x.cluster for x in split_ks(all_candidates_for(A100, req)))
 
 
 @pytest.mark.parametrize("cand", _every_split_k(), ids=lambda c: c.name)
@@ -189,8 +208,14 @@ def test_every_split_k_candidate_renders(cand):
     # kernel launches only: no memset (Conv::initialize would issue one), no copies
     assert "cudaMemset" not in src and "cudaMemcpy" not in src and ".initialize(" not in src
     assert "ait_wait_prior_grids();" in src
-    # both kernels wait for the previous grid first (programmatic dependent launch)
-    assert "ait_pdl_kernel<Kernel><<<" in src and "cutlass::Kernel<Kernel><<<" not in src
+    assert "cutlass::Kernel<Kernel><<<" not in src
+    if cand.cluster:  # one launch: the conv, a cluster barrier, each CTA's share reduced
+        assert "return launch_conv_cluster(args, *a, partials, stream);" in src
+        assert "cooperative_groups::this_cluster().sync();" in src
+        assert "cluster.val.clusterDim.z = unsigned(kSplits);" in src
+        assert "launch_reduce<" not in src.split("#endif  // AIT_CONV2D_SPLITK_REDUCE_CU")[1]
+    else:  # both kernels wait for the previous grid first (programmatic dependent launch)
+        assert "ait_pdl_kernel<Kernel><<<" in src and "launch_conv_cluster" not in src
 
 
 def test_split_counts_and_epilogues_of_one_tile_share_a_unit():
@@ -266,8 +291,9 @@ def _exported(obj) -> str:
     (H100_F16, splitk.TILES[1], (BIAS_ADD,)),
 ], ids=["f32_64x64x32", "f16_64x64x64"])
 def test_split_k_kinds_compile_for_sm90a(cache, target, tile, eps):
-    cands = [splitk.Conv2dSplitK(tile, s, 8, 8, ep, target.acc)
-             for ep, s in zip(eps, (8, 4))]
+    """Both forms (two kernels, one cluster launch) in one unit."""
+    cands = [splitk.Conv2dSplitK(tile, s, 8, 8, ep, target.acc, cluster=cl)
+             for ep, s in zip(eps, (8, 4)) for cl in (False, True)]
     units = translation_units(cands, per_tu=4)
     assert len(units) == 1
     (obj,) = nvcc.compile_objects(target, [units[0].source])

@@ -63,10 +63,11 @@ def _serial(model, xs, graph_mode):
     return outs
 
 
-def _hammer(model, jobs, graph_mode, calls=CALLS, before_each=None):
+def _hammer(model, jobs, graph_mode, calls=CALLS, before_each=None, until=None):
     """Each job (inputs) runs in its own thread on its own stream, `calls` calls, cycling
     through its inputs with a fresh output tensor each call; even threads use sync=False.
-    Returns per thread the list of (input index, output)."""
+    With `until`, a thread goes on past `calls` (up to 20x) until until(its results) is true.
+    Returns per thread the list of (input index, output, before_each's value)."""
     results = [[] for _ in jobs]
     errors = []
     gate = threading.Barrier(len(jobs))
@@ -77,7 +78,9 @@ def _hammer(model, jobs, graph_mode, calls=CALLS, before_each=None):
             xs = jobs[t]
             with torch.cuda.stream(stream):
                 gate.wait()
-                for i in range(calls):
+                for i in range(20 * calls if until else calls):
+                    if i >= calls and until(results[t]):
+                        break
                     tag = before_each() if before_each else None
                     k = i % len(xs)
                     y = torch.empty(xs[k].shape[0], 1000, device="cuda", dtype=torch.float16)

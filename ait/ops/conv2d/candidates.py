@@ -14,8 +14,9 @@ Conv2dCandidate = (cutlass2x.Conv2dCutlass2x | cutlass3x.Conv2dCutlass3x
 # Bump when tiles, templates or filters change what a name means: it is part of the
 # profile-cache key, so old choices are not reused for a different candidate list.
 # 5: few-stage 3.x tiles; 6: parallel split-K 2.x kernels (splitk.py); 7: persistent cooperative
-# 3.x conv kernels for r*s > 1 (conv2d_3xp_*, cutlass3x.Conv2dCutlass3xPersistent)
-CANDIDATE_SET_VERSION = 7
+# 3.x conv kernels for r*s > 1 (conv2d_3xp_*, cutlass3x.Conv2dCutlass3xPersistent); 8: the
+# cluster form of split-K on sm_90 (conv2d_2x_sk{S}c_*)
+CANDIDATE_SET_VERSION = 8
 
 
 def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
@@ -47,5 +48,6 @@ def conv2d_candidates(target: Target, epilogue: Epilogue, c: int, k: int,
                                                                               dilation):
             out += gemm3x.candidates(epilogue, c, k, target.acc, strided=True)
     if r is not None and s is not None and not few_channels:
-        out += splitk.candidates(epilogue, c, k, r, s, target.acc)
+        out += splitk.candidates(epilogue, c, k, r, s, target.acc, cluster=target.arch == 90
+                                 and splitk.cluster_enabled())
     return out

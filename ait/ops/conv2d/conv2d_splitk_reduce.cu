@@ -1,6 +1,7 @@
-// The second kernel of a parallel split-K conv2d (ops/conv2d/splitk.py): the conv's S slices
+// The reduction of a parallel split-K conv2d (ops/conv2d/splitk.py): the conv's S slices
 // of the GEMM-K (R*S*C) loop each wrote their fp32 partial sums of y [M = n*p*q, K] into
-// `partials` [S, M, K]; this kernel sums them in fp32 and applies the op's epilogue:
+// `partials` [S, M, K]; the second kernel (`reduce`), or in the cluster form the conv's own
+// CTAs after a cluster barrier (`reduce_tile_share`), sum them in fp32 and apply the epilogue:
 //   y = act(sum_s partials[s] + bias[k] (+ residual)),  act = ReLU or identity,  y fp16.
 // (bias first, then the residual, then ReLU: Conv2d.reference, and CUTLASS's
 // LinearCombinationResidualBlock in the unsplit kernels.)
@@ -67,6 +68,39 @@ __device__ __forceinline__ void store_f16(__half* p, const float (&in)[V]) {
   *reinterpret_cast<HalfWord<V>*>(p) = w;
 }
 
+// Output vector i (V outputs from flat index i of [m, k]): the sum of the `splits` partials
+// [splits, slice = m * k] fp32, + bias[k] (+ residual), (ReLU), stored to y as fp16.
+template <int V, bool kResidual, bool kRelu>
+__device__ __forceinline__ void reduce_vector(const float* __restrict__ partials, int splits,
+                                              int64_t slice, int k, const __half* __restrict__ bias,
+                                              const __half* __restrict__ residual,
+                                              __half* __restrict__ y, int64_t i) {
+  float acc[V];
+  load_f32<V>(partials + i, acc);
+#pragma unroll 4
+  for (int s = 1; s < splits; ++s) {
+    float t[V];
+    load_f32<V>(partials + s * slice + i, t);
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] += t[j];
+  }
+  float b[V];
+  load_f16<V>(bias + i % k, b);
+#pragma unroll
+  for (int j = 0; j < V; ++j) acc[j] += b[j];
+  if constexpr (kResidual) {
+    float r[V];
+    load_f16<V>(residual + i, r);
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] += r[j];
+  }
+  if constexpr (kRelu) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] = ait_relu(acc[j]);
+  }
+  store_f16<V>(y + i, acc);
+}
+
 // partials [splits, m * k] fp32; bias [k], residual [m * k] (kResidual), y [m * k] fp16.
 template <int V, bool kResidual, bool kRelu>
 __global__ void __launch_bounds__(256)
@@ -77,31 +111,28 @@ reduce(const float* __restrict__ partials, int splits, int64_t slice, int k,
   const int64_t vectors = slice / V;
   for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < vectors;
        v += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t i = v * V;
-    float acc[V];
-    load_f32<V>(partials + i, acc);
-#pragma unroll 4
-    for (int s = 1; s < splits; ++s) {
-      float t[V];
-      load_f32<V>(partials + s * slice + i, t);
-#pragma unroll
-      for (int j = 0; j < V; ++j) acc[j] += t[j];
-    }
-    float b[V];
-    load_f16<V>(bias + i % k, b);
-#pragma unroll
-    for (int j = 0; j < V; ++j) acc[j] += b[j];
-    if constexpr (kResidual) {
-      float r[V];
-      load_f16<V>(residual + i, r);
-#pragma unroll
-      for (int j = 0; j < V; ++j) acc[j] += r[j];
-    }
-    if constexpr (kRelu) {
-#pragma unroll
-      for (int j = 0; j < V; ++j) acc[j] = ait_relu(acc[j]);
-    }
-    store_f16<V>(y + i, acc);
+    reduce_vector<V, kResidual, kRelu>(partials, splits, slice, k, bias, residual, y, v * V);
+  }
+}
+
+// The cluster reduction (splitk.py, `cluster`): CTA `rank` of the `splits` CTAs that computed
+// output tile [m0, m0 + tm) x [n0, n0 + tn) of [m, k] reduces the rank-th share of the tile's
+// vectors (rows clipped at m, columns at k; k % V == 0, tn % V == 0).
+template <int V, bool kResidual, bool kRelu>
+__device__ __forceinline__ void reduce_tile_share(const float* __restrict__ partials, int splits,
+                                                  int64_t m, int k, int64_t m0, int n0, int tm,
+                                                  int tn, int rank,
+                                                  const __half* __restrict__ bias,
+                                                  const __half* __restrict__ residual,
+                                                  __half* __restrict__ y) {
+  const int rows = int(m - m0 < tm ? m - m0 : tm);
+  const int cols = (k - n0 < tn ? k - n0 : tn) / V;  // vectors per row
+  const int total = rows * cols;
+  const int share = (total + splits - 1) / splits;
+  const int end = (rank + 1) * share < total ? (rank + 1) * share : total;
+  for (int v = rank * share + int(threadIdx.x); v < end; v += int(blockDim.x)) {
+    const int64_t i = (m0 + v / cols) * k + n0 + (v % cols) * V;
+    reduce_vector<V, kResidual, kRelu>(partials, splits, m * k, k, bias, residual, y, i);
   }
 }
 

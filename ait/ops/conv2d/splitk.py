@@ -16,8 +16,18 @@ bias (+ residual) (ReLU), writing fp16. Partials are fp32 whatever the target's 
 with `acc="f16"` each slice accumulates in fp16 (as the unsplit f16 kernels do) and only the
 sum across slices is fp32, which is no less accurate than one fp16 accumulation.
 
-The conv kernel is the same for every split count and epilogue (S is a run-time argument of
-CUTLASS's problem, the epilogue lives in the reduction), so the build groups them into shared
+The cluster form (`cluster`, sm_90 only, `conv2d_2x_sk{S}c_*`): one launch instead of two. The
+grid's S slices of an output tile are one thread block cluster (1, 1, S); each CTA runs the
+same CUTLASS kernel body, then a cluster barrier makes every slice's partials visible to all,
+and CTA s reduces the s-th share of the tile with the epilogue (template
+conv2d_splitk.cu.j2, ait_splitk_cluster_kernel). Why: at batch 1 the second launch of each
+of ResNet-50's 11 split convs is a kernel boundary the graph pays (~1-2 us each, with
+programmatic launch), and the separate reduction reads back the whole [S, M, K] workspace
+after the conv has ended. No counters and no memset (so nothing to reset between launches
+or share between contexts), the same summation order as the reduction kernel.
+
+The conv kernel is the same for every split count, epilogue and form (S is a run-time argument
+of CUTLASS's problem, the epilogue lives in the reduction), so the build groups them into shared
 translation units (`group_free`). Which problems get which split counts (few output tiles for
 the GPU's SMs) is a rule of tune.prune, so AIT_ALL_CANDIDATES=1 lists them all.
 """
@@ -28,6 +38,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ait.backend.kernel import ACC_CPP, Family, TemplateKernel, Tile2x, best_alignment
+from ait.ir.env import env_switch
 from ait.ir.epilogue import Epilogue
 
 REDUCE_SOURCE = Path(__file__).with_name("conv2d_splitk_reduce.cu")
@@ -52,7 +63,7 @@ class Conv2dSplitK(TemplateKernel):
     waits_for_prior_grids: ClassVar[bool] = True  # both kernels wait first (ait_pdl.h)
     # fields that change only run-time values of one compiled conv kernel (tune.build groups
     # kernels differing only in these, and in the epilogue, into one translation unit)
-    group_free: ClassVar[tuple[str, ...]] = ("split_k",)
+    group_free: ClassVar[tuple[str, ...]] = ("split_k", "cluster")
 
     tile: Tile2x
     split_k: int
@@ -61,10 +72,12 @@ class Conv2dSplitK(TemplateKernel):
     epilogue: Epilogue
     acc: str            # "f32" | "f16": the slices' accumulator; partials are fp32 always
     swizzle: int = 1    # few tiles: nothing to gain from rasterizing them
+    cluster: bool = False  # the one-launch cluster reduction (sm_90; module docstring)
 
     @property
     def name(self) -> str:
-        return (f"conv2d_2x_sk{self.split_k}_{self.tile.name_part()}_opt_"
+        form = "c" if self.cluster else ""
+        return (f"conv2d_2x_sk{self.split_k}{form}_{self.tile.name_part()}_opt_"
                 f"a{self.align_a}c{self.align_c}_{self.epilogue.tag}_{self.acc}")
 
     def k_iterations(self, c: int, r: int, s: int) -> int:
@@ -83,7 +96,8 @@ class Conv2dSplitK(TemplateKernel):
     def template_values(self) -> dict:
         return {"acc_cpp": ACC_CPP[self.acc], **self.tile.template_values(),
                 "split_k": self.split_k, "align_a": self.align_a, "align_c": self.align_c,
-                "swizzle": self.swizzle, "reduce_source": REDUCE_SOURCE.read_text()}
+                "swizzle": self.swizzle, "cluster": self.cluster,
+                "reduce_source": REDUCE_SOURCE.read_text()}
 
 
 def splits_for(tile: Tile2x, c: int, r: int, s: int) -> list[int]:
@@ -93,13 +107,28 @@ def splits_for(tile: Tile2x, c: int, r: int, s: int) -> list[int]:
     return [n for n in SPLITS if c % (n * tk) == 0 and r * s * c // (n * tk) >= MIN_K_ITERATIONS]
 
 
-def candidates(epilogue: Epilogue, c: int, k: int, r: int, s: int, acc: str
-               ) -> list[Conv2dSplitK]:
+CLUSTER_ENV = "AIT_SPLITK_CLUSTER"  # =0: no cluster form (the two-kernel one alone, for A/B)
+
+
+def cluster_enabled() -> bool:
+    return env_switch(CLUSTER_ENV, True)
+
+
+# Clusters of more CTAs than this do not launch (sm_90: 8 portable, 16 with the non-portable
+# opt-in the template makes).
+MAX_CLUSTER = 16
+
+
+def candidates(epilogue: Epilogue, c: int, k: int, r: int, s: int, acc: str,
+               cluster: bool = False) -> list[Conv2dSplitK]:
     """Split-K candidates for a conv with `c` input and `k` output channels and an r x s
-    filter (any stride, pad, dilation), widest alignments only."""
+    filter (any stride, pad, dilation), widest alignments only; with `cluster` (sm_90) each
+    also in the cluster form."""
     align_a, align_c = best_alignment(c), best_alignment(k)
     if align_a < 2 or align_c < 2:
         return []
-    out = [Conv2dSplitK(t, n, align_a, align_c, epilogue, acc)
-           for t in TILES for n in splits_for(t, c, r, s)]
+    forms = (False, True) if cluster else (False,)
+    out = [Conv2dSplitK(t, n, align_a, align_c, epilogue, acc, cluster=f)
+           for t in TILES for n in splits_for(t, c, r, s) for f in forms
+           if not f or n <= MAX_CLUSTER]
     return [cand for cand in out if cand.supports(c, k)]
