@@ -34,10 +34,14 @@ compile_resnet('resnet50', (1, 256), 'tmp/bench').close()" 2>&1 \
                              tests/test_gpu_runtime.py tests/test_serve_gpu.py" ;;
         *) files=tests/ ;;
       esac
-      # -rA and a junit file: a run stopped by a time limit still says which tests failed
+      # -rA and a junit file: a run stopped by a time limit still says which tests failed;
+      # pytest writes its file itself (a filter in a pipe killed by an outer timeout would
+      # lose what it buffered), the filtered copy is made after
       CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 -m pytest -q -p no:cacheprovider \
-        -m gpu $files -rA --junitxml="$OUT/pytest_$phase.xml" 2>&1 | quiet \
-        | tee "$OUT/pytest_$phase.log" | tail -15 || rc=1 ;;
+        -m gpu $files -rA --junitxml="$OUT/pytest_$phase.xml" > "$OUT/pytest_$phase.full.log" 2>&1 \
+        || rc=1
+      quiet < "$OUT/pytest_$phase.full.log" > "$OUT/pytest_$phase.log"
+      rm -f "$OUT/pytest_$phase.full.log"; tail -15 "$OUT/pytest_$phase.log" ;;
     ait)
       CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} python3 benchmark_ait.py --workdir tmp/bench \
         --profile-ops --results-dir "$OUT" 2>&1 | quiet | tee "$OUT/ait.log" | tail -20 || rc=1 ;;
