@@ -87,7 +87,8 @@ def gemm_flops(batch: int, hw: int, c: int, k: int, rs: int) -> int:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("OUT", "tmp/out"))
     ap.add_argument("--batches", default="128,256")
     ap.add_argument("--variants", choices=sorted(VARIANTS), default="epi")
