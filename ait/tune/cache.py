@@ -20,6 +20,8 @@ from pathlib import Path
 from ait.backend.nvcc import cache_dir, require_cache_dir
 from ait.ir.errors import AitError
 
+CACHE_FILE = "profile.sqlite"  # in the cache dir (AIT_CACHE_DIR)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profile (
     key TEXT PRIMARY KEY,
@@ -67,7 +69,7 @@ class ProfileCacheError(AitError):
 class ProfileCache:
     def __init__(self, path: Path | str | None = None):
         if path is None:
-            self.path = require_cache_dir() / "profile.sqlite"
+            self.path = require_cache_dir() / CACHE_FILE
         else:
             self.path = Path(path)
             self.path.parent.mkdir(parents=True, exist_ok=True)

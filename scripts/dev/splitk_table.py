@@ -30,8 +30,9 @@ def main() -> int:
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from ait.backend.nvcc import cache_dir
+    from ait.tune.cache import CACHE_FILE
 
-    path = Path(args.cache or cache_dir()) / "profile.sqlite"
+    path = Path(args.cache or cache_dir()) / CACHE_FILE
     if not path.is_file():
         print(f"no profile cache at {path}", file=sys.stderr)
         return 1
