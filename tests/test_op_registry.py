@@ -59,7 +59,8 @@ def test_own_sources_and_their_prototypes():
     # the model's own sources, in the order a model links them (unchanged by the registry)
     from ait.backend.codegen import own_sources
     assert [p.name for p in own_sources()] == ["pool2d.cu", "pad_channels.cu", "elementwise.cu",
-                                               "space_to_depth.cu", "stem.cu"]
+                                               "space_to_depth.cu", "stem.cu",
+                                               "stem_rows.cu"]
 
 
 def test_tuned_families():

@@ -1,6 +1,7 @@
 """The fused ResNet stem (ait/ops/stem, ait/passes/fuse_stem) without a GPU: its shape rule,
 the pass (where it fires and where not), the fused graph against the unfused one on the numpy
-reference, the emitted call, and the kernel compiled for sm_90a without spills."""
+reference, the emitted call (row kernel or tile kernel), and both kernels compiled without
+spills."""
 import re
 import subprocess
 
@@ -9,10 +10,12 @@ import pytest
 
 import ait
 from ait import Tensor
+from ait.backend import nvcc
 from ait.backend.codegen import generate_model_source
 from ait.backend.target import Target
 from ait.ir import ShapeError
 from ait.ops.stem import StemConvPool, stem_conv_pool
+from ait.ops.stem.cuda import ROWS_ENV, SOURCES
 from ait.passes.fuse_stem import ENV
 from tests.stem_util import Stem, build_stem, compile_stem_checked, stem_params
 
@@ -117,15 +120,30 @@ def test_pass_leaves_near_misses_alone(monkeypatch):
     assert _kinds(y) == ["space_to_depth", "conv2d", "pool2d"]
 
 
-def test_emitted_call():
+@pytest.mark.parametrize("rows, entry", [(None, "ait_stem_conv_pool_rows"),
+                                         ("1", "ait_stem_conv_pool_rows"),
+                                         ("0", "ait_stem_conv_pool")])
+def test_emitted_call(rows, entry, monkeypatch):
+    """The row kernel's entry by default (it falls back to stem.cu's where it does not apply);
+    AIT_STEM_ROWS=0 the tile kernel's."""
+    if rows is not None:
+        monkeypatch.setenv(ROWS_ENV, rows)
     _, y = build_stem(35, 37, (1, 8))
     g = ait.build_graph(y)
     src, meta = generate_model_source(g, "stem", {})
     assert [op["kind"] for op in meta["ops"]] == ["stem_conv_pool"]
-    call = re.search(r"rc = ait_stem_conv_pool\(.*?\);", src).group(0)
-    assert call == ("rc = ait_stem_conv_pool(const_cast<void*>(in[0]), m.constants[0], "
+    call = re.search(r"rc = ait_stem_conv_pool\w*\(.*?\);", src).group(0)
+    assert call == (f"rc = {entry}(const_cast<void*>(in[0]), m.constants[0], "
                     "m.constants[1], out[0], int(dims[0]), 35, 37, 3, 18, 19, 9, 10, stream);")
-    assert "int ait_stem_conv_pool(const void*, const void*, const void*, void*" in src
+    for name in ("ait_stem_conv_pool", "ait_stem_conv_pool_rows"):
+        assert f"int {name}(const void*, const void*, const void*, void*" in src
+
+
+def test_rows_switch_rejects_a_typo(monkeypatch):
+    monkeypatch.setenv(ROWS_ENV, "of")
+    _, y = build_stem(35, 37, (1, 8))
+    with pytest.raises(ait.AitError, match=ROWS_ENV):
+        generate_model_source(ait.build_graph(y), "stem", {})
 
 
 TARGET = Target.for_arch(90)
@@ -144,6 +162,31 @@ def test_kernel_compiles_for_sm90a_without_spills(tmp_path):
 
 @pytest.mark.nvcc
 @pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
+@pytest.mark.parametrize("arch", [90, 80])
+def test_row_kernel_compiles(arch, tmp_path):
+    """sm_90a: one kernel, no spills, one CTA of 256 threads per SM (<= 255 registers), and no
+    wgmma that ptxas serializes (C7520: a wgmma on a divergent path). sm_80: the entry point
+    alone (it falls back to stem.cu's kernel), no warnings."""
+    target = Target.for_arch(arch)
+    src = next(p for p in SOURCES if p.name == "stem_rows.cu")
+    obj = tmp_path / "stem_rows.o"
+    proc = subprocess.run([target.nvcc, *nvcc.compile_flags(target), "-Xptxas", "-v", "-c",
+                           str(src), "-o", str(obj)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "warning" not in proc.stderr.lower(), proc.stderr
+    syms = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r" T ait_stem_conv_pool_rows$", syms, re.MULTILINE)
+    assert re.search(r" U ait_stem_conv_pool$", syms, re.MULTILINE)  # the fallback
+    if arch == 90:
+        spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", proc.stderr)
+        assert spills == [("0", "0")], proc.stderr
+        regs = [int(r) for r in re.findall(r"Used (\d+) registers", proc.stderr)]
+        assert len(regs) == 1 and regs[0] <= 255, regs
+
+
+@pytest.mark.nvcc
+@pytest.mark.skipif(TARGET.nvcc is None, reason="nvcc not found (CUDA_HOME, PATH, wheel)")
 def test_fused_stem_model_builds(tmp_path, monkeypatch):
     """The fused stem goes through codegen, nvcc and the link (loading it needs a GPU)."""
     from ait.compiler.compile_model import build_model
@@ -153,5 +196,5 @@ def test_fused_stem_model_builds(tmp_path, monkeypatch):
     so = build_model(y, TARGET, tmp_path / "work", "stem", profile=False, verbose=False)
     syms = subprocess.run(["nm", "-D", str(so)], capture_output=True, text=True,
                           check=True).stdout
-    assert "ait_stem_conv_pool" in syms
-    assert "ait_stem_conv_pool(" in (tmp_path / "work" / "stem" / "model.cu").read_text()
+    assert "ait_stem_conv_pool" in syms and "ait_stem_conv_pool_rows" in syms
+    assert "ait_stem_conv_pool_rows(" in (tmp_path / "work" / "stem" / "model.cu").read_text()
