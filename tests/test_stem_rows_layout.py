@@ -61,7 +61,7 @@ def _ring_rows(x: np.ndarray, rows: range) -> np.ndarray:
 
 
 def _a_matrix(w_s2d: np.ndarray, c: int) -> np.ndarray:
-    """A [64, 256] in the kernel's K order (weight_at): k = 32 rr + 4 cc + ch."""
+    """A [64, 256] in the kernel's K order (its A copy): k = 32 rr + 4 cc + ch."""
     a = np.zeros((64, 256))
     for k in range(256):
         rr, cc, ch = k // 32, (k % 32) // 4, k % 4

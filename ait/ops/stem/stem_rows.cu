@@ -6,32 +6,33 @@
 // the busiest), and in the model it ran at 22% of the op's floor.
 //
 // Here one wgmma m64n112k16 computes all 64 channels (M) of a whole conv output row (N = 112
-// pixels, q <= 112) for 16 k of the 8x8 s2d filter:
-//  * A = the weights, in registers: each warpgroup loads its 64 x 256 fragments once (64
-//    registers a thread).
-//  * B = the image, from shared memory through a matrix descriptor, with no per-thread loads.
-//    Each raw image row is kept with 4 channels a pixel (8 bytes, channel 3 zero), raw column x
-//    at byte 8 (x + 3), so the 8 columns 2j - 3 .. 2j + 4 that conv pixel j reads in one filter
-//    row are the 64 bytes from 16 j on. In the canonical no-swizzle K-major layout (core matrices
-//    of 8 rows x 16 bytes, 128 contiguous bytes) consecutive pixels are 16 bytes apart (SBO 128
-//    for 8 of them) and the second 8 k of a k16 step are the next 16 bytes (LBO 16): the core
-//    matrices overlap, which the descriptor allows, so the strided conv's im2col is never
-//    written anywhere.
+// pixels, q <= 112) for 16 k of the 8x8 s2d filter, both operands through matrix descriptors
+// (no per-thread operand loads at all):
+//  * A = the weights, copied once per CTA into the canonical no-swizzle K-major layout (core
+//    matrices of 8 rows x 16 bytes; a 2 KB block per k16 step).
+//  * B = the image. Each raw image row is kept with 4 channels a pixel (8 bytes, channel 3
+//    zero), raw column x at byte 8 (x + 3), so the 8 columns 2j - 3 .. 2j + 4 that conv pixel j
+//    reads in one filter row are the 64 bytes from 16 j on. In the same canonical layout
+//    consecutive pixels are 16 bytes apart (SBO 128 for 8 of them) and the second 8 k of a k16
+//    step are the next 16 bytes (LBO 16): the core matrices overlap, which the descriptor
+//    allows, so the strided conv's im2col is never written anywhere.
 //  * K order (rr, cc, c): filter row rr (raw row 2i - 3 + rr of conv row i), column cc (raw
 //    column 2j - 3 + cc), channel c < 4; K = 256, two k16 steps a filter row. The 8th filter
 //    row's two steps are skipped when its weights are all zero (any 7x7 filter); the 8th column
 //    and channel 3 multiply zeros.
-// Work: one CTA of two warpgroups per SM. Warpgroup g of G takes the pooled rows
-// [T g / G, T (g + 1) / G) of the T = n Po in (image, row) order and, for each image's run
-// [a, b) of them, computes conv rows 2a - 1 .. 2b - 1 in order:
+// Work: one CTA per SM of up to 4 warpgroups (fewer when the pooled rows are few). Warpgroup g
+// of G takes the pooled rows [T g / G, T (g + 1) / G) of the T = n Po in (image, row) order and,
+// for each image's run [a, b) of them, computes conv rows 2a - 1 .. 2b - 1 in order:
 //  * a ring of 16 raw rows in shared memory: the 8 rows of a conv row, and the 2 new ones of the
 //    next, stored while the tensor cores work on this one (loaded into registers a conv row
 //    earlier, so the global latency hides behind a whole row);
-//  * after each conv row: bias + ReLU, fp16, the 3x3/2 max across columns in registers (one
-//    shuffle per 8 pixels brings the left neighbour) and a running max across rows;
+//  * after each conv row: bias, fp16, the 3x3/2 max across columns in registers (one shuffle
+//    per 8 pixels brings the left neighbour) and a running max across rows; ReLU once on the
+//    pooled value (max and ReLU commute; both propagate NaN, ait_nan.h, as PyTorch does);
 //  * each finished pooled row leaves through shared memory as coalesced 16-byte stores.
-// The two warpgroups' wgmma and epilogues interleave on the SM's tensor cores. ReLU and max
-// propagate NaN (ait_nan.h), as PyTorch does.
+// While one warpgroup runs its epilogue, the others' wgmma keep the tensor cores busy. (Two
+// accumulator sets in one warpgroup, the next row's wgmma in flight during the epilogue, made
+// ptxas serialize every wgmma: C7514 / C7518.)
 #include <cuda_fp16.h>
 #include <cstdint>
 #include <climits>
@@ -55,10 +56,14 @@ extern "C" int ait_stem_conv_pool(const void* x, const void* w, const void* bias
 namespace {
 namespace rows {
 
-constexpr int kWarpgroups = 2, kThreads = 128 * kWarpgroups;
+#ifndef AIT_STEM_ROWS_MAX_WARPGROUPS
+#define AIT_STEM_ROWS_MAX_WARPGROUPS 4
+#endif
+// warpgroups a CTA at most (one CTA per SM; the launch takes fewer when the rows are few)
+constexpr int kMaxWarpgroups = AIT_STEM_ROWS_MAX_WARPGROUPS, kMaxThreads = 128 * kMaxWarpgroups;
 constexpr int kN = 112;                     // conv pixels a row (the wgmma's N): q <= kN
 constexpr int kOut = 64;                    // output channels (the wgmma's M)
-constexpr int kS2dChannels = 16;            // the s2d weight's last dim
+[[maybe_unused]] constexpr int kS2dChannels = 16;            // the s2d weight's last dim
 [[maybe_unused]] constexpr int kSteps = 16;                  // k16 steps: 8 filter rows x 2
 constexpr int kRing = 16;                   // raw rows in a warpgroup's ring (a power of 2)
 constexpr int kRowBytes = (2 * kN + 6) * 8;  // raw columns -3 .. 2 kN + 2, 8 bytes each
@@ -67,13 +72,17 @@ constexpr int kPooledCols = kN / 2;
 constexpr int kOutStride = kOut + 8;        // halves a pooled pixel in the out staging
 constexpr int kRingBytes = kRing * kRowBytes;
 constexpr int kOutBytes = kPooledCols * kOutStride * 2;
-constexpr int kWeightBytes = kOut * 4 * 4 * kS2dChannels * 2;
-constexpr int kWgBytes = kRingBytes + kOutBytes;
-[[maybe_unused]] constexpr int kSmemBytes = kWeightBytes + kWarpgroups * kWgBytes;
+constexpr int kACopyBytes = kOut * kSteps * 16 * 2;             // A: 64 x 256 halves
+constexpr int kWgBytes = kRingBytes + kOutBytes;                // a warpgroup's
+[[maybe_unused]] constexpr int smem_bytes(int warpgroups) {
+  return kACopyBytes + warpgroups * kWgBytes;
+}
 [[maybe_unused]] constexpr int kAccRegs = kN / 2;            // m64n112 fp32 accumulators a thread
-static_assert(kRowBytes % 16 == 0 && kOutBytes % 16 == 0 && kWeightBytes % 16 == 0,
+static_assert(kRowBytes % 16 == 0 && kOutBytes % 16 == 0 && kACopyBytes % 16 == 0,
               "16-byte aligned regions");
-static_assert(2 * kGroups <= 128 && 4 * kGroups <= 128, "ring loads: one (row, group) a thread");
+static_assert(kMaxWarpgroups >= 1 && kMaxWarpgroups <= 4, "512 threads at most; barriers 1..4");
+static_assert(2 * kGroups <= 128 && 8 * kGroups <= 2 * 128,
+              "ring loads: one (row, group) a thread, two in the prologue");
 static_assert(kN % 8 == 0 && kN <= 256, "wgmma N");
 
 struct RowsShape {
@@ -135,6 +144,18 @@ __device__ __forceinline__ uint64_t b_desc(uint32_t smem_addr) {
   return uint64_t((smem_addr & 0x3FFFF) >> 4) | uint64_t(kLBO >> 4) << 16 |
          uint64_t(kSBO >> 4) << 32;
 }
+// A (M = 64 channels x K, K-major, no swizzle; stem.cu's WgmmaBLayout<0>): element (m, k) at
+// halves a_offset(m, k); step st's block starts 2 KB * st in; LBO 128 (the second 8 k), SBO
+// 256 (the next 8 rows)
+constexpr uint32_t kALBO = 128, kASBO = 256, kAStepBytes = 2048;
+__host__ __device__ constexpr int a_offset(int m, int k) {
+  return (k >> 4) * int(kAStepBytes / 2) + (m >> 3) * int(kASBO / 2) +
+         ((k >> 3) & 1) * int(kALBO / 2) + (m & 7) * 8 + (k & 7);
+}
+__device__ __forceinline__ uint64_t a_desc(uint32_t smem_addr) {
+  return uint64_t((smem_addr & 0x3FFFF) >> 4) | uint64_t(kALBO >> 4) << 16 |
+         uint64_t(kASBO >> 4) << 32;
+}
 // END rows B descriptor
 
 __device__ __forceinline__ void wgmma_fence() {
@@ -143,24 +164,24 @@ __device__ __forceinline__ void wgmma_fence() {
 __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
 }
-__device__ __forceinline__ void wgmma_wait0() {
-  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-}
 __device__ __forceinline__ void fence_operands(float (&d)[kAccRegs]) {
 #pragma unroll
   for (int i = 0; i < kAccRegs; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
-// d (+)= a * b: m64n112k16, A from registers, B K-major through its descriptor; accumulate = 0
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+// d (+)= a * b: m64n112k16, A and B K-major through their descriptors; accumulate = 0
 // overwrites d
-__device__ __forceinline__ void wgmma_m64n112k16(float (&d)[kAccRegs], const uint32_t (&a)[4],
-                                                 uint64_t desc, int accumulate) {
+__device__ __forceinline__ void wgmma_m64n112k16(float (&d)[kAccRegs], uint64_t desc_a,
+                                                 uint64_t desc_b, int accumulate) {
   asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %61, 0;\n"
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %58, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n112k16.f32.f16.f16 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "
       "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, "
       "%36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, "
-      "%53, %54, %55}, {%56, %57, %58, %59}, %60, p, 1, 1, 0;\n}\n"
+      "%53, %54, %55}, %56, %57, p, 1, 1, 0, 0;\n}\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
         "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]),
         "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]),
@@ -171,79 +192,125 @@ __device__ __forceinline__ void wgmma_m64n112k16(float (&d)[kAccRegs], const uin
         "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
         "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]),
         "+f"(d[55])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate));
+      : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
 // issues conv row r's kRun k16 steps (filter row st / 2 = raw row 2r - 3 + st / 2 of the ring)
 // and commits them; a run length per instantiation, so that no wgmma sits on a divergent path
 // (ptxas then serializes them, warning C7520)
 template <int kRun>
-__device__ __forceinline__ void conv_row(float (&acc)[kAccRegs], const uint32_t (&a)[kSteps][4],
-                                         uint64_t desc0, int r) {
+__device__ __forceinline__ void conv_row(float (&acc)[kAccRegs], uint64_t desc_a0,
+                                         uint64_t desc_b0, int r) {
   fence_operands(acc);
   wgmma_fence();
 #pragma unroll
   for (int st = 0; st < kRun; ++st) {
     const int slot = (2 * r - 3 + (st >> 1)) & (kRing - 1);
-    wgmma_m64n112k16(acc, a[st], desc0 + ((slot * kRowBytes + 32 * (st & 1)) >> 4), st > 0);
+    wgmma_m64n112k16(acc, desc_a0 + st * (kAStepBytes >> 4),
+                     desc_b0 + ((slot * kRowBytes + 32 * (st & 1)) >> 4), st > 0);
   }
   wgmma_commit();
 }
 
-// the s2d weight [64, 4, 4, 16] (s2d channel (2b + d) C + c) at filter tap (rr, cc) = raw
-// (2a + b, 2e + d), channel c; channels >= C are zeros
-template <int C>
-__device__ __forceinline__ __half weight_at(const __half* wsm, int m, int rr, int cc, int c) {
-  return c < C ? wsm[((m * 4 + (rr >> 1)) * 4 + (cc >> 1)) * kS2dChannels +
-                     ((rr & 1) * 2 + (cc & 1)) * C + c]
-               : __float2half(0.f);
+// the pooled value v (pre-ReLU, channels c0, c0 + 8 of pooled column col) into the out staging,
+// ReLU applied
+__device__ __forceinline__ void stage_pooled(__half* osm, int col, int c0, __half2 v) {
+  v = __hmax2_nan(v, __floats2half2_rn(0.f, 0.f));
+  __half* dst = osm + col * kOutStride + c0;
+  dst[0] = __low2half(v);
+  dst[8] = __high2half(v);
+}
+
+// conv row r's epilogue up to the pool: bias, fp16, the max over conv columns 2j - 1 .. 2j + 1
+// for pooled column j = 4i + t (channels c0, c0 + 8 as half2), then the running max across rows
+// (pooled row pi takes conv rows 2 pi - 1 .. 2 pi + 1). With `emit` (an odd r that ends pooled
+// row (r - 1) / 2) that row goes into the out staging. Pre-ReLU values: padding and conv
+// columns >= q are -inf (kFull: q = kN, none).
+template <bool kFull>
+__device__ __forceinline__ void pool_row(const float (&acc)[kAccRegs], float b0, float b1,
+                                         int lane, int t, int c0, int q, int r, bool emit,
+                                         uint32_t (&run)[kPooledCols / 4], __half* osm) {
+  const __half2 ninf = __half2half2(__ushort_as_half(0xFC00));
+  uint32_t prev = h2bits(ninf);  // conv column -1: padding
+#pragma unroll
+  for (int i = 0; i < kPooledCols / 4; ++i) {
+    const int col = 8 * i + 2 * t;
+    __half2 e = __floats2half2_rn(acc[4 * i] + b0, acc[4 * i + 2] + b1);
+    __half2 o = __floats2half2_rn(acc[4 * i + 1] + b0, acc[4 * i + 3] + b1);
+    if (!kFull) {
+      if (col >= q) e = ninf;
+      if (col + 1 >= q) o = ninf;
+    }
+    // the left neighbour, conv column 8i + 2t - 1: lane t - 1's o (t = 0: lane t + 3's o of
+    // group i - 1, which this shuffle brought in the last round)
+    const uint32_t left_src = __shfl_sync(0xffffffffu, h2bits(o), (lane & ~3) | ((t + 3) & 3));
+    const uint32_t left = t ? left_src : prev;
+    prev = left_src;
+    const __half2 hmax = __hmax2_nan(__hmax2_nan(e, o), bits2h(left));
+    if (r & 1) {
+      if (emit) stage_pooled(osm, 4 * i + t, c0, __hmax2_nan(bits2h(run[i]), hmax));
+      run[i] = h2bits(hmax);
+    } else {
+      run[i] = h2bits(__hmax2_nan(bits2h(run[i]), hmax));
+    }
+  }
 }
 #endif  // AIT_ROWS_WGMMA
 
 template <int C>
-__global__ void __launch_bounds__(kThreads, 1)
+__global__ void __launch_bounds__(kMaxThreads, 1)
 stem_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
                  const __half* __restrict__ bias, __half* __restrict__ y, RowsShape s) {
   ait_wait_prior_grids();
 #if AIT_ROWS_WGMMA
   extern __shared__ __align__(16) unsigned char smem[];
-  const int tid = threadIdx.x, wg = tid >> 7, lt = tid & 127, warp = lt >> 5;
-  const int lane = tid & 31, g = lane >> 2, t = lane & 3;
+  // wg through a shuffle from lane 0: ptxas then knows it is the same in every lane, and so is
+  // every branch around the wgmma that depends on it (else it serializes them, C7518)
+  const int tid = threadIdx.x, wg = __shfl_sync(0xffffffffu, tid >> 7, 0), lt = tid & 127;
+  const int warp = lt >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int nwg = blockDim.x >> 7;  // warpgroups in this CTA (launch: 1 .. kMaxWarpgroups)
+  unsigned char* acopy = smem;
 
-  // 1. the weight into shared memory as it is, then each thread's A fragments: a[st][j] holds
-  //    rows m = 16 warp + g + 8 (j & 1), k = 16 st + 2t + 8 (j >> 1) and k + 1
-  {
-    const uint4* src = reinterpret_cast<const uint4*>(wt);
-    uint4* dst = reinterpret_cast<uint4*>(smem);
-    for (int i = tid; i < kWeightBytes / 16; i += kThreads) dst[i] = __ldg(src + i);
-  }
-  // clear both rings (their columns outside the image stay zero: the conv padding)
-  for (int i = tid; i < kWarpgroups * kWgBytes / 16; i += kThreads)
-    reinterpret_cast<uint4*>(smem + kWeightBytes)[i] = make_uint4(0, 0, 0, 0);
-  __syncthreads();
-  const __half* wsm = reinterpret_cast<const __half*>(smem);
-  uint32_t a[kSteps][4];
+  // 1. the A copy straight from the weight, one 16-byte chunk (8 k of one row m) at a time: k
+  //    = 32 rr + 4 cc + c with cc = 2e + d over d = 0, 1 reads the 2C consecutive s2d channels
+  //    from (2b) C on of s2d tap (a, e), rr = 2a + b; channel 3 of each cc is zero. And whether
+  //    the 8th filter row (k >= 224) is all zero. The rings cleared meanwhile: their columns
+  //    outside the image stay zero (the conv padding).
   bool nonzero_last = false;
+  for (int ch = tid; ch < kOut * kSteps * 2; ch += blockDim.x) {
+    const int m = ch / (kSteps * 2), k0 = 8 * (ch - m * (kSteps * 2));
+    const int rr = k0 >> 5, e = (k0 & 31) >> 3;
+    const __half* src = wt + ((m * 4 + (rr >> 1)) * 4 + e) * kS2dChannels + 2 * (rr & 1) * C;
+    __half v[8];
 #pragma unroll
-  for (int st = 0; st < kSteps; ++st)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int m = 16 * warp + g + 8 * (j & 1);
-      const int kk = 16 * (st & 1) + 2 * t + 8 * (j >> 1);  // k within filter row st / 2
-      const __half lo = weight_at<C>(wsm, m, st >> 1, kk >> 2, kk & 3);
-      const __half hi = weight_at<C>(wsm, m, st >> 1, kk >> 2, (kk & 3) + 1);
-      a[st][j] = h2bits(__halves2half2(lo, hi));
-      if (st >= kSteps - 2) nonzero_last |= __half2float(lo) != 0.f || __half2float(hi) != 0.f;
+    for (int c = 0; c < 4; ++c) {
+      v[c] = c < C ? src[c] : __float2half(0.f);
+      v[4 + c] = c < C ? src[C + c] : __float2half(0.f);
     }
+    const uint4 chunk = *reinterpret_cast<const uint4*>(v);
+    nonzero_last |= rr == 7 && (chunk.x | chunk.y | chunk.z | chunk.w) & 0x7FFF7FFFu;
+    *reinterpret_cast<uint4*>(acopy + 2 * a_offset(m, k0)) = chunk;
+  }
+  for (int i = tid; i < nwg * kWgBytes / 16; i += blockDim.x)
+    reinterpret_cast<uint4*>(acopy + kACopyBytes)[i] = make_uint4(0, 0, 0, 0);
   const float b0 = __half2float(bias[16 * warp + g]), b1 = __half2float(bias[16 * warp + g + 8]);
+  fence_proxy_async();  // the A copy, written through the generic proxy, read by wgmma
   const bool skip_last = !__syncthreads_or(nonzero_last);
 
-  unsigned char* ring = smem + kWeightBytes + wg * kWgBytes;
+  unsigned char* ring = acopy + kACopyBytes + wg * kWgBytes;
   __half* osm = reinterpret_cast<__half*>(ring + kRingBytes);
-  const uint64_t desc0 = b_desc(static_cast<uint32_t>(__cvta_generic_to_shared(ring)));
+  const uint64_t desc_a0 = a_desc(static_cast<uint32_t>(__cvta_generic_to_shared(acopy)));
+  const uint64_t desc_b0 = b_desc(static_cast<uint32_t>(__cvta_generic_to_shared(ring)));
   const int c0 = 16 * warp + g;  // this thread's channels c0, c0 + 8
+  const bool full = s.q == kN;
+  const auto issue = [&](float (&acc)[kAccRegs], int r) {
+    if (skip_last)
+      conv_row<kSteps - 2>(acc, desc_a0, desc_b0, r);
+    else
+      conv_row<kSteps>(acc, desc_a0, desc_b0, r);
+  };
 
-  const long long groups = 2LL * gridDim.x, gid = 2LL * blockIdx.x + wg;
+  const long long groups = (long long)nwg * gridDim.x, gid = (long long)nwg * blockIdx.x + wg;
   long long lo = s.rows * gid / groups;
   const long long hi = s.rows * (gid + 1) / groups;
   while (lo < hi) {
@@ -254,31 +321,37 @@ stem_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
     const int first = pa > 0 ? 2 * pa - 1 : 0;
     const int last = 2 * pb - 1 < s.p ? 2 * pb - 1 : s.p - 1;
 
-    // 2. the ring: raw rows 2 first - 3 .. 2 first + 4; the two new rows of conv row first + 1
-    //    into registers
+    // 2. the ring: raw rows 2 first - 3 .. 2 first + 4 (conv row first), all loads before the
+    //    stores (one global latency); the two new rows of conv row first + 1 into registers
+    {
+      Chunk<C> pro[2];
 #pragma unroll
-    for (int round = 0; round < 2; ++round)
-      if (lt < 4 * kGroups) {
-        const int yy = 2 * first - 3 + 4 * round + lt / kGroups, gi = lt % kGroups;
-        store_chunk<C>(ring, yy, gi, load_chunk<C>(ximg, yy, gi, s), s);
+      for (int u = 0; u < 2; ++u) {
+        const int pair = lt + 128 * u;
+        if (pair < 8 * kGroups)
+          pro[u] = load_chunk<C>(ximg, 2 * first - 3 + pair / kGroups, pair % kGroups, s);
       }
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+        const int pair = lt + 128 * u;
+        if (pair < 8 * kGroups)
+          store_chunk<C>(ring, 2 * first - 3 + pair / kGroups, pair % kGroups, pro[u], s);
+      }
+    }
     const bool loader = lt < 2 * kGroups;
     const int gi = lt % kGroups;
     int next_y = 2 * first + 5 + lt / kGroups;
     Chunk<C> next;
-    if (loader) next = load_chunk<C>(ximg, next_y, gi, s);
+    if (loader && first + 1 <= last) next = load_chunk<C>(ximg, next_y, gi, s);
     fence_proxy_async();
 
     uint32_t run[kPooledCols / 4];  // running max across conv rows, half2 (c0, c0 + 8)
 #pragma unroll
-    for (int i = 0; i < kPooledCols / 4; ++i) run[i] = 0;
+    for (int i = 0; i < kPooledCols / 4; ++i) run[i] = 0xFC00FC00u;  // conv row -1: padding
     for (int r = first; r <= last; ++r) {
       bar_sync_wg(wg);  // ring rows stored (and fenced) by every thread of the warpgroup
       float acc[kAccRegs];
-      if (skip_last)
-        conv_row<kSteps - 2>(acc, a, desc0, r);
-      else
-        conv_row<kSteps>(acc, a, desc0, r);
+      issue(acc, r);
       // 3. while the tensor cores work: conv row r + 1's new rows into the ring (slots this
       //    row does not read: rows 2r + 5, 2r + 6 against 2r - 3 .. 2r + 4), r + 2's loaded
       if (r < last) {
@@ -287,48 +360,25 @@ stem_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
         next_y += 2;
         if (loader && r + 1 < last) next = load_chunk<C>(ximg, next_y, gi, s);
       }
-      wgmma_wait0();
+      wgmma_wait<0>();
       fence_operands(acc);
-
-      // 4. bias + ReLU, fp16; the 3x3/2 max across columns: pooled column 4i + t takes conv
-      //    columns 8i + 2t - 1 .. 8i + 2t + 1; the left one comes from lane t - 1 (from
-      //    lane t + 3's group i - 1 at t = 0; conv column -1 is padding: 0, which never wins
-      //    over the valid pixels >= 0 of the window)
-      uint32_t prev = 0, done[kPooledCols / 4];  // done: pooled row (r - 1) / 2 at odd r
-#pragma unroll
-      for (int i = 0; i < kPooledCols / 4; ++i) {
-        const int col = 8 * i + 2 * t;
-        __half2 e = __floats2half2_rn(ait_relu(acc[4 * i] + b0), ait_relu(acc[4 * i + 2] + b1));
-        __half2 o =
-            __floats2half2_rn(ait_relu(acc[4 * i + 1] + b0), ait_relu(acc[4 * i + 3] + b1));
-        if (col >= s.q) e = __floats2half2_rn(0.f, 0.f);
-        if (col + 1 >= s.q) o = __floats2half2_rn(0.f, 0.f);
-        const uint32_t left_src = __shfl_sync(0xffffffffu, h2bits(o), (lane & ~3) | ((t + 3) & 3));
-        const uint32_t left = t ? left_src : prev;
-        prev = left_src;
-        const uint32_t hmax = h2bits(__hmax2_nan(__hmax2_nan(e, o), bits2h(left)));
-        // 5. across rows: pooled row pi takes conv rows 2 pi - 1 .. 2 pi + 1
-        if (r & 1) {
-          done[i] = h2bits(__hmax2_nan(bits2h(run[i]), bits2h(hmax)));
-          run[i] = hmax;
-        } else {
-          run[i] = h2bits(__hmax2_nan(bits2h(run[i]), bits2h(hmax)));
-        }
-      }
       const int pi = (r - 1) >> 1;
       const bool emit_in_loop = (r & 1) && pi >= pa;
       const bool emit_after = r == last && last < 2 * pb - 1;  // row 2 pb - 1 is padding
+      if (full)
+        pool_row<true>(acc, b0, b1, lane, t, c0, s.q, r, emit_in_loop, run, osm);
+      else
+        pool_row<false>(acc, b0, b1, lane, t, c0, s.q, r, emit_in_loop, run, osm);
       if (emit_in_loop || emit_after) {
-        // 6. the pooled row through shared memory: thread (g, t) holds channels c0, c0 + 8 of
-        //    pooled columns 4i + t; 16-byte rows of 8 channels out
-        // (never both: last < 2 pb - 1 means last = p - 1 = 2 pb - 2, an even row)
+        // 4. the pooled row (never both: last < 2 pb - 1 means last = p - 1 = 2 pb - 2, an
+        //    even row, whose pooled row is the running max) through shared memory: thread
+        //    (g, t) staged channels c0, c0 + 8 of pooled columns 4i + t; 16-byte rows of 8
+        //    channels out
         const int out_row = emit_in_loop ? pi : pb - 1;
+        if (emit_after) {
 #pragma unroll
-        for (int i = 0; i < kPooledCols / 4; ++i) {
-          const __half2 v = bits2h(emit_in_loop ? done[i] : run[i]);
-          __half* dst = osm + (4 * i + t) * kOutStride + c0;
-          dst[0] = __low2half(v);
-          dst[8] = __high2half(v);
+          for (int i = 0; i < kPooledCols / 4; ++i)
+            stage_pooled(osm, 4 * i + t, c0, bits2h(run[i]));
         }
         bar_sync_wg(wg);
         __half* yrow = y + ((long long)img * s.po + out_row) * s.qo * kOut;
@@ -339,7 +389,8 @@ stem_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
         }
       }
     }
-    // the next run's prologue rewrites ring slots this run's last rows were read from
+    // the next run's prologue rewrites ring slots and the out staging that this run's last
+    // rows used
     bar_sync_wg(wg);
   }
 #else
@@ -359,18 +410,23 @@ int launch(const __half* x, const __half* w, const __half* b, __half* y, const R
   if (sms_per_device[dev] == 0) {
     int sms = 0, per_sm = 0;
     if (cudaFuncSetAttribute(stem_rows_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             kSmemBytes) != cudaSuccess ||
+                             smem_bytes(kMaxWarpgroups)) != cudaSuccess ||
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stem_rows_kernel<C>, kThreads,
-                                                      kSmemBytes) != cudaSuccess ||
-        sms * per_sm <= 0)
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stem_rows_kernel<C>, kMaxThreads,
+                                                      smem_bytes(kMaxWarpgroups)) != cudaSuccess ||
+        per_sm < 1 || sms <= 0)
       return AIT_ERR_LAUNCH;
-    sms_per_device[dev] = sms * per_sm;
+    sms_per_device[dev] = sms;
   }
-  // every warpgroup at least one pooled row
-  const long long want = (s.rows + kWarpgroups - 1) / kWarpgroups;
-  const long long grid = want < sms_per_device[dev] ? want : sms_per_device[dev];
-  stem_rows_kernel<C><<<int(grid), kThreads, kSmemBytes, stream>>>(x, w, b, y, s);
+  // One CTA per SM with kMaxWarpgroups when the pooled rows give every warpgroup one; fewer
+  // rows: the fewest warpgroups a CTA that still spread them over every SM (at batch 1, 56
+  // CTAs of one: a CTA's prologue and its warpgroups' turns at the tensor cores are the latency)
+  const int sms = sms_per_device[dev];
+  const long long per_cta = (s.rows + sms - 1) / sms;
+  const int nwg = per_cta < kMaxWarpgroups ? int(per_cta) : kMaxWarpgroups;
+  const long long ctas = (s.rows + nwg - 1) / nwg;
+  const int grid = ctas < sms ? int(ctas) : sms;
+  stem_rows_kernel<C><<<grid, 128 * nwg, smem_bytes(nwg), stream>>>(x, w, b, y, s);
   return cudaPeekAtLastError() == cudaSuccess ? AIT_OK : AIT_ERR_LAUNCH;
 }
 
