@@ -2,21 +2,22 @@
 checked against the op's reference (space_to_depth + conv + max pool, ait's numpy references):
 
   * the matrix product: the raw rows in the ring's byte layout (raw column x at byte
-    8 (x + 3), 4 channels), the B operand read through the kernel's descriptor (its fields from
-    the source's BEGIN/END block, the addresses by the Major-K no-swizzle rule of
-    tests/test_stem_wgmma_layout.py), the A operand by the kernel's K order (filter row rr,
-    column cc, channel c): every conv row equals the reference conv's;
+    8 (x + 3), 4 channels), the B operand read through the kernel's descriptor, the A operand
+    from the kernel's A copy through its own (both descriptors' fields from the source's
+    BEGIN/END block, the addresses by the Major-K no-swizzle rule of
+    tests/test_stem_wgmma_layout.py) in the kernel's K order (filter row rr, column cc, channel
+    c): every conv row equals the reference conv's;
   * the control flow: the warpgroups' runs of pooled rows, which conv rows each computes, the
-    column max with the left neighbour from lane t - 1 (or t + 3 of the group before) and the
-    running max across rows with its two emit points: every pooled row written exactly once,
-    equal to the reference max pool, for odd and even conv row counts and for more warpgroups
-    than pooled rows."""
+    column max with the left neighbour from lane t - 1 (or t + 3 of the group before) over
+    pre-ReLU values with -inf padding, the running max across rows with its two emit points and
+    ReLU at the emit: every pooled row written exactly once, equal to the reference max pool,
+    for odd and even conv row counts and for more warpgroups than pooled rows."""
 import re
 
 import numpy as np
 import pytest
 
-from ait.ir.epilogue import BIAS_RELU
+from ait.ir.epilogue import BIAS, BIAS_RELU
 from ait.ops.conv2d.op import Conv2d
 from ait.ops.pool.op import Pool2d, PoolKind
 from ait.ops.space_to_depth.op import SpaceToDepth, s2d_conv_weight
@@ -39,12 +40,29 @@ ROW_BYTES = (2 * N + 6) * 8
 assert _const("kRowBytes") == "(2 * kN + 6) * 8", "the model's ring row no longer the kernel's"
 
 
-def _desc(addr: int) -> int:
-    block = SRC[SRC.index("// BEGIN rows B descriptor"):SRC.index("// END rows B descriptor")]
-    lbo = int(re.search(r"kLBO = (\d+)", block).group(1))
-    sbo = int(re.search(r"kSBO = (\d+)", block).group(1))
-    assert "uint64_t(kLBO >> 4) << 16" in block and "uint64_t(kSBO >> 4) << 32" in block
+_BLOCK = SRC[SRC.index("// BEGIN rows descriptors"):SRC.index("// END rows descriptors")]
+
+
+def _field(name: str) -> int:
+    return int(re.search(rf"\b{name} = (\d+)", _BLOCK).group(1))
+
+
+def _make_desc(addr: int, lbo: int, sbo: int) -> int:
     return ((addr & 0x3FFFF) >> 4) | (lbo >> 4) << 16 | (sbo >> 4) << 32
+
+
+def _desc(addr: int) -> int:
+    """The kernel's B descriptor (b_desc) at a shared-memory byte address."""
+    assert "uint64_t(kLBO >> 4) << 16" in _BLOCK and "uint64_t(kSBO >> 4) << 32" in _BLOCK
+    return _make_desc(addr, _field("kLBO"), _field("kSBO"))
+
+
+def _a_offset(m: int, k: int) -> int:
+    """a_offset of the kernel (halves): step blocks of kAStepBytes, 8-row groups kASBO apart,
+    the second 8 k kALBO on."""
+    step, sbo, lbo = _field("kAStepBytes"), _field("kASBO"), _field("kALBO")
+    return ((k >> 4) * step // 2 + (m >> 3) * sbo // 2 + ((k >> 3) & 1) * lbo // 2
+            + (m & 7) * 8 + (k & 7))
 
 
 def _ring_rows(x: np.ndarray, rows: range) -> np.ndarray:
@@ -70,8 +88,19 @@ def _a_matrix(w_s2d: np.ndarray, c: int) -> np.ndarray:
     return a
 
 
-def _conv_row(ring: np.ndarray, a: np.ndarray, r: int, steps: int) -> np.ndarray:
-    """acc [64 channels, N pixels] of conv row r from the ring through the descriptors."""
+def _a_copy(a: np.ndarray) -> np.ndarray:
+    """The kernel's A copy (halves) of A [64, 256]: element (m, k) at a_offset(m, k)."""
+    flat = np.full(64 * 256, np.nan)
+    for m in range(64):
+        for k in range(256):
+            flat[_a_offset(m, k)] = a[m, k]
+    assert not np.isnan(flat).any(), "the A copy is not a bijection"
+    return flat
+
+
+def _conv_row(ring: np.ndarray, acopy: np.ndarray, r: int, steps: int) -> np.ndarray:
+    """acc [64 channels, N pixels] of conv row r from the ring and the A copy through the
+    descriptors of each k16 step (a_desc: the copy's start + kAStepBytes a step)."""
     flat = ring.reshape(-1)
     acc = np.zeros((64, N))
     for st in range(steps):
@@ -79,14 +108,19 @@ def _conv_row(ring: np.ndarray, a: np.ndarray, r: int, steps: int) -> np.ndarray
         desc = _desc(slot * ROW_BYTES + 32 * (st % 2))
         b = np.array([[flat[_implied_byte(desc, n, k) // 2] for k in range(16)]
                       for n in range(N)])
-        acc += a[:, 16 * st:16 * st + 16] @ b.T
+        adesc = _make_desc(st * _field("kAStepBytes"), _field("kALBO"), _field("kASBO"))
+        a = np.array([[acopy[_implied_byte(adesc, m, k) // 2] for k in range(16)]
+                      for m in range(64)])
+        acc += a @ b.T
     return acc
 
 
 def _reference(x, w_s2d, bias):
+    """(conv + bias before ReLU [p, q, 64], the stem's output [po, qo, 64])."""
     y = SpaceToDepth(3, 16).reference(x[None])[0]
-    conv = Conv2d(epilogue=BIAS_RELU).reference(y, w_s2d, bias)[0]
-    return conv[0], Pool2d(PoolKind.MAX, 3, 2, 1).reference(conv)[0][0]
+    conv = Conv2d(epilogue=BIAS).reference(y, w_s2d, bias)[0]
+    relu = Conv2d(epilogue=BIAS_RELU).reference(y, w_s2d, bias)[0]
+    return conv[0], Pool2d(PoolKind.MAX, 3, 2, 1).reference(relu)[0][0]
 
 
 @pytest.mark.parametrize("h, w, full_weight", [(21, 40, False), (19, 24, True), (8, 224, False)])
@@ -103,22 +137,24 @@ def test_conv_rows_through_the_descriptor_equal_the_reference(h, w, full_weight)
     a = _a_matrix(w_s2d, c)
     skip = not a[:, 224:].any()
     assert skip != full_weight
+    acopy = _a_copy(a)
     for r in sorted({0, 1, p // 2, p - 1}):
         ring = _ring_rows(x, range(2 * r - 3, 2 * r + 5))
-        acc = _conv_row(ring, a, r, 14 if skip else 16)
-        got = np.maximum(acc[:, :q].T + bias, 0)
+        acc = _conv_row(ring, acopy, r, 14 if skip else 16)
+        got = acc[:, :q].T + bias
         # the references compute in fp32
         np.testing.assert_allclose(got, conv[r], rtol=1e-5, atol=1e-5, err_msg=f"conv row {r}")
 
 
 def _pool_cols(row: np.ndarray, q: int) -> np.ndarray:
-    """The kernel's column max: lanes t = 0..3 of 14 groups i; pooled column 4i + t takes conv
-    columns 8i + 2t (e), + 1 (o) and the left neighbour (lane t - 1's o, or lane t + 3's o of
-    group i - 1 at t = 0; 0 at column -1). row [N pixels, ch]."""
-    row = np.where((np.arange(N) < q)[:, None], row, 0)
+    """The kernel's column max (pool_row): lanes t = 0..3 of 14 groups i; pooled column 4i + t
+    takes conv columns 8i + 2t (e), + 1 (o) and the left neighbour (lane t - 1's o, or lane
+    t + 3's o of group i - 1 at t = 0; -inf at column -1 and at columns >= q). row [N pixels,
+    ch], before ReLU."""
+    row = np.where((np.arange(N) < q)[:, None], row, -np.inf)
     out = np.zeros((N // 2, row.shape[1]))
     for t in range(4):
-        prev = np.zeros(row.shape[1])
+        prev = np.full(row.shape[1], -np.inf)
         for i in range(N // 8):
             e, o = row[8 * i + 2 * t], row[8 * i + 2 * t + 1]
             src_lane_t = (t + 3) % 4  # the shuffle's source lane, same g
@@ -142,7 +178,7 @@ def _simulate(conv: np.ndarray, n: int, p: int, q: int, po: int, qo: int, groups
             lo += pb - pa
             first = 2 * pa - 1 if pa > 0 else 0
             last = min(2 * pb - 1, p - 1)
-            run = np.zeros((N // 2, conv.shape[-1]))
+            run = np.full((N // 2, conv.shape[-1]), -np.inf)  # conv row -1: padding
             for r in range(first, last + 1):
                 hmax = _pool_cols(np.vstack([conv[r], np.zeros((N - q, conv.shape[-1]))]), q)
                 done = None
@@ -157,7 +193,7 @@ def _simulate(conv: np.ndarray, n: int, p: int, q: int, po: int, qo: int, groups
                 if in_loop or after:
                     key = (img, pi if in_loop else pb - 1)
                     assert key not in written, f"pooled row {key} written twice"
-                    written[key] = (done if in_loop else run)[:qo]
+                    written[key] = np.maximum((done if in_loop else run)[:qo], 0)  # ReLU
     return written
 
 

@@ -61,23 +61,23 @@ namespace rows {
 #endif
 // warpgroups a CTA at most (one CTA per SM; the launch takes fewer when the rows are few)
 constexpr int kMaxWarpgroups = AIT_STEM_ROWS_MAX_WARPGROUPS, kMaxThreads = 128 * kMaxWarpgroups;
-constexpr int kN = 112;                     // conv pixels a row (the wgmma's N): q <= kN
-constexpr int kOut = 64;                    // output channels (the wgmma's M)
-[[maybe_unused]] constexpr int kS2dChannels = 16;            // the s2d weight's last dim
-[[maybe_unused]] constexpr int kSteps = 16;                  // k16 steps: 8 filter rows x 2
-constexpr int kRing = 16;                   // raw rows in a warpgroup's ring (a power of 2)
+constexpr int kN = 112;                      // conv pixels a row (the wgmma's N): q <= kN
+constexpr int kOut = 64;                     // output channels (the wgmma's M)
+[[maybe_unused]] constexpr int kS2dChannels = 16;  // the s2d weight's last dim
+[[maybe_unused]] constexpr int kSteps = 16;        // k16 steps: 8 filter rows x 2
+constexpr int kRing = 16;                    // raw rows in a warpgroup's ring (a power of 2)
 constexpr int kRowBytes = (2 * kN + 6) * 8;  // raw columns -3 .. 2 kN + 2, 8 bytes each
-constexpr int kGroups = kN / 4;             // 8-pixel groups of a raw row (2 kN pixels)
+constexpr int kGroups = kN / 4;              // 8-pixel groups of a raw row (2 kN pixels)
 constexpr int kPooledCols = kN / 2;
-constexpr int kOutStride = kOut + 8;        // halves a pooled pixel in the out staging
+constexpr int kOutStride = kOut + 8;         // halves a pooled pixel in the out staging
 constexpr int kRingBytes = kRing * kRowBytes;
 constexpr int kOutBytes = kPooledCols * kOutStride * 2;
-constexpr int kACopyBytes = kOut * kSteps * 16 * 2;             // A: 64 x 256 halves
-constexpr int kWgBytes = kRingBytes + kOutBytes;                // a warpgroup's
+constexpr int kACopyBytes = kOut * kSteps * 16 * 2;  // A: 64 x 256 halves
+constexpr int kWgBytes = kRingBytes + kOutBytes;     // a warpgroup's ring and out staging
 [[maybe_unused]] constexpr int smem_bytes(int warpgroups) {
   return kACopyBytes + warpgroups * kWgBytes;
 }
-[[maybe_unused]] constexpr int kAccRegs = kN / 2;            // m64n112 fp32 accumulators a thread
+[[maybe_unused]] constexpr int kAccRegs = kN / 2;  // m64n112 fp32 accumulators a thread
 static_assert(kRowBytes % 16 == 0 && kOutBytes % 16 == 0 && kACopyBytes % 16 == 0,
               "16-byte aligned regions");
 static_assert(kMaxWarpgroups >= 1 && kMaxWarpgroups <= 4, "512 threads at most; barriers 1..4");
@@ -136,7 +136,7 @@ __device__ __forceinline__ void fence_proxy_async() {
 __device__ __forceinline__ uint32_t h2bits(__half2 v) { return *reinterpret_cast<uint32_t*>(&v); }
 __device__ __forceinline__ __half2 bits2h(uint32_t v) { return *reinterpret_cast<__half2*>(&v); }
 
-// BEGIN rows B descriptor (tests/test_stem_rows_layout.py models it)
+// BEGIN rows descriptors (tests/test_stem_rows_layout.py models them)
 // B (N = pixels x K, K-major, no swizzle) for conv pixels 0.. of one filter row: start = the ring
 // slot + 32 bytes per k16 step, LBO (the second 8 k) 16 bytes, SBO (the next 8 pixels) 128
 constexpr uint32_t kLBO = 16, kSBO = 128;
@@ -156,7 +156,7 @@ __device__ __forceinline__ uint64_t a_desc(uint32_t smem_addr) {
   return uint64_t((smem_addr & 0x3FFFF) >> 4) | uint64_t(kALBO >> 4) << 16 |
          uint64_t(kASBO >> 4) << 32;
 }
-// END rows B descriptor
+// END rows descriptors
 
 __device__ __forceinline__ void wgmma_fence() {
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
