@@ -3,7 +3,10 @@
 # It sets pipefail; el MSG prints MSG with the seconds since the start, left N the seconds
 # left of N, q drops progress-bar lines; it sources scripts/gpu_env.sh with its output in
 # $OUT/LOG (default env.log) and shown; it exports the tests' cache and work dirs under tmp/.
-# cold_compile WORKDIR compiles ResNet-50 for batch 1..256 with INFO logging, timed.
+# cold_compile WORKDIR compiles ResNet-50 for batch 1..256 with INFO logging, timed;
+# compile_summary LOG prints its build / profiling / wall lines; bench_ab VAR LABEL WORKDIR VALUE
+# times WORKDIR's ResNet-50 at batch 1..256 with VAR=VALUE into $OUT/ab_LABEL.json, one line a
+# batch prefixed with LABEL.
 set -o pipefail
 T0=$(date +%s)
 el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
@@ -16,4 +19,12 @@ cold_compile() {
 import logging; logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
 from modeling.build import compile_resnet
 compile_resnet('resnet50', (1, 256), '$1').close()" 2>&1 | q
+}
+compile_summary() {
+  grep 'profilers:\|selection:\|profiling:\|processes:\|wall\|compiled resnet\|rror' "$1" \
+    | cut -c1-300 | tail -7
+}
+bench_ab() {
+  env "$1=$4" timeout 80 python3 benchmark_ait.py --workdir "$3" --batch-size 1,8,32,128,256 \
+    --results-dir $OUT --out-name "ab_$2" 2>&1 | grep '\[ait\] bs=' | sed "s/^/$2 /"
 }

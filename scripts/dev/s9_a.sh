@@ -5,7 +5,6 @@
 # tables at batch 1 and 256; Nsight Compute on the row kernel at batch 256. About 500 s.
 case "${1:-}" in -h|--help) sed -n 1,5p "$0"; exit 0 ;; esac
 source scripts/dev/device_prelude.sh
-summary() { grep 'profilers:\|selection:\|profiling:\|processes:\|wall\|compiled resnet\|rror' "$1" | cut -c1-300 | tail -7; }
 el bench-stem
 timeout 150 python3 scripts/dev/bench_stem.py --no-profile --batches 1 8 32 128 256 \
   --workdir tmp/bs 2>&1 | grep -v '^\s*$' | tail -8 | tee $OUT/bench_stem.log
@@ -14,14 +13,10 @@ timeout 300 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_stem.
   > $OUT/pytest_stem.log 2>&1
 echo "pytest stem rc=$?"; grep -v "^PASSED" $OUT/pytest_stem.log | cut -c1-400 | tail -14
 el compile-rows
-cold_compile tmp/w > $OUT/compile_rows.log 2>&1; summary $OUT/compile_rows.log
+cold_compile tmp/w > $OUT/compile_rows.log 2>&1; compile_summary $OUT/compile_rows.log
 el compile-tile
-AIT_STEM_ROWS=0 cold_compile tmp/w0 > $OUT/compile_tile.log 2>&1; summary $OUT/compile_tile.log
-bench() {  # $1 label, $2 workdir, $3 AIT_STEM_ROWS
-  AIT_STEM_ROWS=$3 timeout 80 python3 benchmark_ait.py --workdir $2 \
-    --batch-size 1,8,32,128,256 --results-dir $OUT --out-name ab_$1 2>&1 | grep '\[ait\] bs=' \
-    | sed "s/^/$1 /"
-}
+AIT_STEM_ROWS=0 cold_compile tmp/w0 > $OUT/compile_tile.log 2>&1; compile_summary $OUT/compile_tile.log
+bench() { bench_ab AIT_STEM_ROWS "$@"; }  # label, workdir, value
 el bench-model
 bench rows1 tmp/w 1; bench tile1 tmp/w0 0; bench rows2 tmp/w 1; bench tile2 tmp/w0 0
 el ops

@@ -8,7 +8,6 @@
 case "${1:-}" in -h|--help) sed -n 1,7p "$0"; exit 0 ;; esac
 source scripts/dev/device_prelude.sh
 [ -f tmp/stem_rows_v1.cu ] || { echo "tmp/stem_rows_v1.cu missing (see the header)"; exit 3; }
-summary() { grep 'profilers:\|selection:\|profiling:\|processes:\|wall\|compiled resnet\|rror' "$1" | cut -c1-300 | tail -7; }
 SRC=ait/ops/stem/stem_rows.cu
 cp $SRC tmp/stem_rows_new.cu
 sed 's/^#define AIT_STEM_ROWS_MAX_WARPGROUPS 4$/#define AIT_STEM_ROWS_MAX_WARPGROUPS 3/' $SRC > tmp/stem_rows_wg3.cu
@@ -32,14 +31,10 @@ timeout 300 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu_stem.
 rc=$?; echo "pytest stem rc=$rc"; grep -v "^PASSED" $OUT/pytest_stem.log | grep -i "passed\|failed\|error" | cut -c1-300 | tail -12
 if [ $rc != 0 ]; then echo "STEM TESTS FAILED: the first row kernel for the model"; cp tmp/stem_rows_v1.cu $SRC; fi
 el compile-rows
-cold_compile tmp/w > $OUT/compile_rows.log 2>&1; summary $OUT/compile_rows.log
+cold_compile tmp/w > $OUT/compile_rows.log 2>&1; compile_summary $OUT/compile_rows.log
 el compile-tile
-AIT_STEM_ROWS=0 cold_compile tmp/w0 > $OUT/compile_tile.log 2>&1; summary $OUT/compile_tile.log
-bench() {  # $1 label, $2 workdir, $3 AIT_STEM_ROWS
-  AIT_STEM_ROWS=$3 timeout 80 python3 benchmark_ait.py --workdir $2 \
-    --batch-size 1,8,32,128,256 --results-dir $OUT --out-name ab_$1 2>&1 | grep '\[ait\] bs=' \
-    | sed "s/^/$1 /"
-}
+AIT_STEM_ROWS=0 cold_compile tmp/w0 > $OUT/compile_tile.log 2>&1; compile_summary $OUT/compile_tile.log
+bench() { bench_ab AIT_STEM_ROWS "$@"; }  # label, workdir, value
 el bench-model
 bench rows1 tmp/w 1; bench tile1 tmp/w0 0; bench rows2 tmp/w 1; bench tile2 tmp/w0 0
 el ops
