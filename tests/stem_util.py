@@ -51,10 +51,11 @@ def stem_params(m: Stem, seed: int = 0, s2d_weight: bool = True) -> dict[str, np
 
 def compile_stem_checked(target: Target, obj: Path, *defines: str, source: Path | None = None,
                          kernels: int | None = 4, max_regs: int = 128) -> str:
-    """Compiles a fused stem kernel source (default stem.cu, the first of ait/ops/stem/cuda's
-    SOURCES, with `defines`) into `obj` and asserts what ptxas reports: `kernels` kernels (stem.cu:
-    one per channel count; None: not counted, e.g. a build without them), no spills, at most
-    `max_regs` registers (stem.cu: 2 CTAs of 256 threads per SM). Returns nvcc's stderr."""
+    """Compiles an own kernel source (default stem.cu, the first of ait/ops/stem/cuda's SOURCES;
+    any other through `source`, e.g. the 3x3 row conv) with `defines` into `obj` and asserts what
+    ptxas reports: `kernels` kernels (stem.cu: one per channel count; None: not counted, e.g. a
+    build without them), no spills, at most `max_regs` registers (stem.cu: 2 CTAs of 256 threads
+    per SM). Returns nvcc's stderr."""
     from ait.ops.stem.cuda import SOURCES
 
     proc = subprocess.run([target.nvcc, *nvcc.compile_flags(target), *defines, "-Xptxas", "-v",

@@ -29,7 +29,8 @@ def requests(op: Conv2d) -> list[tuple[int, ConvRequest]]:
 def candidates(target: Target, request: ConvRequest) -> list[KernelCandidate]:
     return conv2d_candidates(target, request.epilogue, request.c, request.k,
                              few_channels=request.few_channels, r=request.r, s=request.s,
-                             stride=request.stride, pad=request.pad, dilation=request.dilation)
+                             stride=request.stride, pad=request.pad, dilation=request.dilation,
+                             w=request.w)
 
 
 FAMILY = register(OpFamily(
