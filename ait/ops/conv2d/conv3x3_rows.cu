@@ -188,6 +188,7 @@ __global__ void __launch_bounds__(128 * kMaxWarpgroups, 1)
 conv3x3_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
                     const __half* __restrict__ bias, const __half* __restrict__ res,
                     __half* __restrict__ y, Shape s) {
+  ait_wait_prior_grids();  // first, in every thread (ait_pdl.h)
 #if AIT_C3ROWS_WGMMA
   extern __shared__ __align__(128) unsigned char smem[];
   // wg through a shuffle from lane 0: ptxas then knows it is the same in every lane, and so is
@@ -196,14 +197,11 @@ conv3x3_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
   const int warp = lt >> 5, lane = tid & 31;
   const int nwg = blockDim.x >> 7;  // warpgroups in this CTA (launch: 1 .. kMaxWarpgroups)
 
-  // 1. The weights into the A layout, 16-byte chunks (8 k of one row m). They are constants
-  //    of the model, which no kernel writes: their loads may start before the wait for the
-  //    kernel before (programmatic launch), everything else only after it.
+  // 1. The weights into the A layout, 16-byte chunks (8 k of one row m)
   for (int ch = tid; ch < kC * kK / 8; ch += blockDim.x) {
     const int m = ch / (kK / 8), k0 = 8 * (ch - m * (kK / 8));
     cp_async16(smem + 2 * a_offset(m, k0), wt + m * kK + k0, true);
   }
-  ait_wait_prior_grids();
   ait_launch_dependents();  // one CTA per SM: the next kernel's CTAs only fill SMs left idle
   const int m0 = 16 * warp + (lane >> 2);  // this thread's channels m0, m0 + 8
   const float b0 = __half2float(bias[m0]), b1 = __half2float(bias[m0 + 8]);
