@@ -36,17 +36,15 @@
 #include "ait_abi.h"
 #include "ait_pdl.h"
 #include "ait_nan.h"
+#include "ait_sm90.h"
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define AIT_C3ROWS_WGMMA 1
-#else
-#define AIT_C3ROWS_WGMMA 0
-#endif
+#define AIT_C3ROWS_WGMMA AIT_SM90_WGMMA
 
 // Internal linkage throughout: one copy per translation unit, so that model .so files loaded
 // together never share a static (see stem.cu).
 namespace {
 namespace c3rows {
+using namespace sm90;  // ait_sm90.h: descriptors, fences, barriers, cp.async, bit casts
 
 constexpr int kC = 64;                   // input and output channels
 constexpr int kN = 232;                  // strip pixels (the wgmma's N)
@@ -102,13 +100,6 @@ constexpr uint32_t kALBO = 128, kASBO = 256, kAStepBytes = 2048;
 static_assert(kBLBO >> 4 < (1 << 14), "LBO field");
 
 #if AIT_C3ROWS_WGMMA
-__device__ __forceinline__ uint64_t desc(uint32_t smem_addr, uint32_t lbo, uint32_t sbo) {
-  return uint64_t((smem_addr & 0x3FFFF) >> 4) | uint64_t(lbo >> 4) << 16 |
-         uint64_t(sbo >> 4) << 32;
-}
-__device__ __forceinline__ void bar_sync_wg(int wg) {
-  asm volatile("bar.sync %0, 128;" ::"r"(1 + wg) : "memory");
-}
 // warpgroup wg's turn at the tensor cores: barrier 1 + kMaxWarpgroups + wg, which the warpgroup
 // before it in the turn order completes with turn_pass (128 threads wait, 128 arrive)
 __device__ __forceinline__ void turn_wait(int wg) {
@@ -116,32 +107,6 @@ __device__ __forceinline__ void turn_wait(int wg) {
 }
 __device__ __forceinline__ void turn_pass(int to_wg) {
   asm volatile("bar.arrive %0, 256;" ::"r"(1 + kMaxWarpgroups + to_wg) : "memory");
-}
-__device__ __forceinline__ void fence_proxy_async() {
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-}
-// 16 bytes global -> shared, zero-filled when !valid (src is then not read)
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-  asm volatile("cp.async.wait_all;" ::: "memory");
-}
-__device__ __forceinline__ void wgmma_fence() {
-  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-}
-__device__ __forceinline__ void wgmma_commit() {
-  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-}
-__device__ __forceinline__ void wgmma_wait_all() {
-  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-}
-__device__ __forceinline__ void fence_operands(float (&d)[kAcc]) {
-#pragma unroll
-  for (int i = 0; i < kAcc; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 // d (+)= a * b: m64n232k16, A and B K-major through their descriptors; accumulate = 0
 // overwrites d
@@ -179,8 +144,6 @@ __device__ __forceinline__ void wgmma_m64n232k16(float (&d)[kAcc], uint64_t desc
         "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115])
       : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
-__device__ __forceinline__ __half2 bits2h(uint32_t v) { return *reinterpret_cast<__half2*>(&v); }
-__device__ __forceinline__ uint32_t h2bits(__half2 v) { return *reinterpret_cast<uint32_t*>(&v); }
 #endif  // AIT_C3ROWS_WGMMA
 
 template <bool kResidual, bool kRelu>
@@ -212,9 +175,9 @@ conv3x3_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
   unsigned char* patch = smem + kWeightBytes + wg * kPatchBytes;
   __half* stage = reinterpret_cast<__half*>(patch);  // the out staging, once the wgmma are done
   const uint64_t desc_a0 =
-      desc(static_cast<uint32_t>(__cvta_generic_to_shared(smem)), kALBO, kASBO);
+      smem_desc(static_cast<uint32_t>(__cvta_generic_to_shared(smem)), kALBO, kASBO);
   const uint64_t desc_b0 =
-      desc(static_cast<uint32_t>(__cvta_generic_to_shared(patch)), kBLBO, kBSBO);
+      smem_desc(static_cast<uint32_t>(__cvta_generic_to_shared(patch)), kBLBO, kBSBO);
 
   const long long groups = (long long)nwg * gridDim.x;
   // Turns (with 2 or more warpgroups): the CTA's strips are issued to the tensor cores in strip
@@ -261,7 +224,7 @@ conv3x3_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
       if (next < s.strips) turn_pass(wg + 1 < nwg ? wg + 1 : 0);
     }
     // END c3rows turns
-    wgmma_wait_all();
+    wgmma_wait<0>();
     fence_operands(acc);
     bar_sync_wg(wg);  // every warp's wgmma done with the patch before the staging overwrites it
 

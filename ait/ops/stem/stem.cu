@@ -42,13 +42,9 @@
 #include "ait_abi.h"
 #include "ait_pdl.h"
 #include "ait_nan.h"
+#include "ait_sm90.h"
 
-// wgmma needs the arch-specific target (the project builds sm_90a for arch 90, sm_80 else)
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define AIT_STEM_WGMMA 1
-#else
-#define AIT_STEM_WGMMA 0
-#endif
+#define AIT_STEM_WGMMA AIT_SM90_WGMMA
 // the wgmma weight copy's layout: 0 no swizzle, 128 the 128-byte swizzle (WgmmaB below)
 #ifndef AIT_STEM_B_SWIZZLE
 #define AIT_STEM_B_SWIZZLE 0
@@ -58,6 +54,7 @@
 // cache in launch) is one STB_GNU_UNIQUE symbol shared by every model .so in the process, so a
 // second model would skip its own kernel's shared-memory opt-in and fail to launch.
 namespace {
+using namespace sm90;  // ait_sm90.h: fences, cp.async
 
 constexpr int kThreads = 256;
 constexpr int kTileP = 7, kTileQ = 8;                            // pooled outputs per CTA
@@ -180,21 +177,6 @@ static_assert(AIT_STEM_B_SWIZZLE ||
               "WgmmaB desc");
 
 #if AIT_STEM_WGMMA
-__device__ __forceinline__ void wgmma_fence() {
-  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-}
-__device__ __forceinline__ void wgmma_commit() {
-  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-}
-template <int N> __device__ __forceinline__ void wgmma_wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
-}
-// keeps the compiler from moving register accesses of d across the asm around it (cute's
-// warpgroup_fence_operand)
-__device__ __forceinline__ void fence_operands(float (&d)[32]) {
-#pragma unroll
-  for (int i = 0; i < 32; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
 // d (+)= a * b: m64n64k16, A from registers (K-major), B K-major through its descriptor;
 // accumulate = 0 overwrites d
 __device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], const uint32_t (&a)[4],
@@ -279,19 +261,6 @@ __device__ __forceinline__ void conv_wgmma(float (&acc)[2][32], const __half* pa
 }
 #endif
 
-// cp.async of 16 bytes, zero-filled when !valid (src is then not read)
-__device__ __forceinline__ void cp_async16(__half* dst, const __half* src, bool valid) {
-  const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;" ::: "memory");
-}
-template <int N> __device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
-}
 
 struct TileAt {
   int img, pi0, pj0, r0, c0;  // image, first pooled row / col, first conv row / col

@@ -39,12 +39,9 @@
 #include "ait_abi.h"
 #include "ait_pdl.h"
 #include "ait_nan.h"
+#include "ait_sm90.h"
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define AIT_ROWS_WGMMA 1
-#else
-#define AIT_ROWS_WGMMA 0
-#endif
+#define AIT_ROWS_WGMMA AIT_SM90_WGMMA
 
 // stem.cu's kernel: every case this one does not take
 extern "C" int ait_stem_conv_pool(const void* x, const void* w, const void* bias, void* y, int n,
@@ -55,6 +52,7 @@ extern "C" int ait_stem_conv_pool(const void* x, const void* w, const void* bias
 // the inner name keeps it apart from stem.cu's in one translation unit.
 namespace {
 namespace rows {
+using namespace sm90;  // ait_sm90.h: descriptors, fences, barriers, bit casts
 
 #ifndef AIT_STEM_ROWS_MAX_WARPGROUPS
 #define AIT_STEM_ROWS_MAX_WARPGROUPS 4
@@ -127,14 +125,6 @@ __device__ __forceinline__ void store_chunk(unsigned char* ring, int y, int gi,
   }
 }
 
-__device__ __forceinline__ void bar_sync_wg(int wg) {
-  asm volatile("bar.sync %0, 128;" ::"r"(1 + wg) : "memory");
-}
-__device__ __forceinline__ void fence_proxy_async() {
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-}
-__device__ __forceinline__ uint32_t h2bits(__half2 v) { return *reinterpret_cast<uint32_t*>(&v); }
-__device__ __forceinline__ __half2 bits2h(uint32_t v) { return *reinterpret_cast<__half2*>(&v); }
 
 // BEGIN rows descriptors (tests/test_stem_rows_layout.py models them)
 // B (N = pixels x K, K-major, no swizzle) for conv pixels 0.. of one filter row: start = the ring
@@ -158,19 +148,6 @@ __device__ __forceinline__ uint64_t a_desc(uint32_t smem_addr) {
 }
 // END rows descriptors
 
-__device__ __forceinline__ void wgmma_fence() {
-  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-}
-__device__ __forceinline__ void wgmma_commit() {
-  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-}
-__device__ __forceinline__ void fence_operands(float (&d)[kAccRegs]) {
-#pragma unroll
-  for (int i = 0; i < kAccRegs; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
-template <int N> __device__ __forceinline__ void wgmma_wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
-}
 // d (+)= a * b: m64n112k16, A and B K-major through their descriptors; accumulate = 0
 // overwrites d
 __device__ __forceinline__ void wgmma_m64n112k16(float (&d)[kAccRegs], uint64_t desc_a,
