@@ -201,8 +201,8 @@ def test_render(ep, target):
         # own entry point, launched so that a launch error reaches the model's message
         assert "static const DeviceInfo* device_info()" in src
         assert "cudaFuncSetAttribute(entry," in src and "device_kernel<Kernel>," not in src
-        assert "return cudaLaunchKernelEx(&config, entry, params);" in src
-        assert "if (launch(params, stream) != cudaSuccess) return AIT_ERR_LAUNCH;" in src
+        assert "return cudaLaunchKernelEx(&config, entry, params, pf);" in src
+        assert "if (launch(params, ait_prefetch_of(*a), stream) != cudaSuccess) return AIT_ERR_LAUNCH;" in src
         assert src.index("kernel_hardware_info.hpp") < src.index("collective_builder.hpp")
 
 
@@ -230,7 +230,7 @@ def test_render_strided(ep, target):
         assert "const uint4* x;" in src and "__ldg(g.x + source_vector<Index>(g, i))" in src
         assert "gather<int><<<" in src and "gather<long long><<<" in src
         assert "0, stream>>>(g);" in src and "cutlass::FastDivmod" in src
-        gemm_launch = src.index("if (launch(params, stream) != cudaSuccess)")
+        gemm_launch = src.index("if (launch(params, ait_prefetch_of(*a), stream) != cudaSuccess)")
         assert src.index("launch_gather(*a, xs,") < gemm_launch
         assert "make_arguments(*a, xs, dev->hw)" in src
         # workspace: slack to align xs up, xs, then the GEMM's own; too small -> WORKSPACE

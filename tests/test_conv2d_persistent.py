@@ -163,10 +163,10 @@ def test_render(ep, target):
         assert "make_arguments(*a, dev->hw)" in src
         assert "cudaFuncSetAttribute(entry," in src and "device_kernel<Kernel>," not in src
         assert "Kernel::get_grid_shape(params)" in src
-        assert "return cudaLaunchKernelEx(&config, entry, params);" in src
+        assert "return cudaLaunchKernelEx(&config, entry, params, pf);" in src
         assert "if (workspace_bytes < needed || (needed > 0 && workspace == nullptr))" in src
         assert src.index("Kernel::initialize_workspace(args, workspace, stream)") < \
-            src.index("if (launch(params, stream) != cudaSuccess) return AIT_ERR_LAUNCH;")
+            src.index("if (launch(params, ait_prefetch_of(*a), stream) != cudaSuccess) return AIT_ERR_LAUNCH;")
         assert "return Kernel::get_workspace_size(make_arguments(*a, hw));" in src
         assert "if (a == nullptr || !shape_supported(*a)) return 0;" in src
         assert src.index("kernel_hardware_info.hpp") < src.index("collective_builder.hpp")

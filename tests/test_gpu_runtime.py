@@ -236,6 +236,36 @@ def test_close_waits_for_running_calls_then_refuses(lib_path, weights):
         model.run_with_tensors([x], [y], graph_mode=True)
 
 
+def test_weight_prefetch_changes_no_bit(lib_path, weights, monkeypatch):
+    """The kernels' L2 prefetch of their weights before their grid-dependency wait reads no
+    value: every output, graph and eager, queued back to back, bitwise equal to the same model
+    whose launches were recorded with AIT_WEIGHT_PREFETCH=0 (read when a batch size's launches
+    are recorded, at its first call)."""
+    sizes = (1, 3, 8, 17, 32, 255)
+    monkeypatch.setenv("AIT_WEIGHT_PREFETCH", "0")
+    off = _open(lib_path, weights[0], 1)
+    expected = {n: _serial(off, _inputs(n, 3, seed=700 + n), False) for n in sizes}
+    monkeypatch.delenv("AIT_WEIGHT_PREFETCH")
+    on = _open(lib_path, weights[0], 1)
+    try:
+        for n in sizes:
+            xs = _inputs(n, 3, seed=700 + n)
+            for graph_mode in (False, True):
+                outs = []
+                for _ in range(20 if n <= 32 else 4):
+                    for x in xs:
+                        y = torch.empty(n, 1000, device="cuda", dtype=torch.float16)
+                        on.run_with_tensors([x], [y], graph_mode=graph_mode, sync=False)
+                        outs.append(y)
+                torch.cuda.synchronize()
+                bad = sum(not torch.equal(y, expected[n][i % len(xs)])
+                          for i, y in enumerate(outs))
+                assert bad == 0, f"batch {n} graph_mode={graph_mode}: {bad}/{len(outs)} differ"
+    finally:
+        on.close()
+        off.close()
+
+
 def test_programmatic_launch_changes_no_bit(lib_path, weights, monkeypatch):
     """Kernels launched early (PDL) wait for their predecessors: every output, graph and
     eager, bitwise equal to the same model with PDL off, also over many queued calls."""

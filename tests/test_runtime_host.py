@@ -161,16 +161,18 @@ def test_closed_model_refuses_calls(fake):
         m.run([AITData(0x100, (2, 4))], [AITData(0x108, (2, 2))])
 
 
+@pytest.mark.parametrize("var", ["AIT_PDL", "AIT_WEIGHT_PREFETCH"])
 @pytest.mark.parametrize("value", ["2", "disable", " 0", ""])
-def test_an_unknown_aitpdl_value_is_an_error_not_ignored(fake, monkeypatch, value):
-    monkeypatch.setenv("AIT_PDL", value)
-    with pytest.raises(AitError, match="AIT_PDL must be 0 or 1"):
+def test_an_unknown_switch_value_is_an_error_not_ignored(fake, monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(AitError, match=f"{var} must be 0 or 1"):
         Model(fake[1])
 
 
-@pytest.mark.parametrize("value", ["0", "1", "OFF", "true"])
-def test_known_aitpdl_values_load(fake, monkeypatch, value):
-    monkeypatch.setenv("AIT_PDL", value)
+@pytest.mark.parametrize("var", ["AIT_PDL", "AIT_WEIGHT_PREFETCH"])
+@pytest.mark.parametrize("value", ["0", "1", "OFF", "true", "No", "on"])
+def test_known_switch_values_load(fake, monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
     Model(fake[1]).close()
 
 

@@ -101,6 +101,8 @@ class _Call:
 # ones (tests/test_runtime_host.py checks that its list is PDL_OFF)
 PDL_OFF = OFF_WORDS
 PDL_VALUES = PDL_OFF + ON_WORDS
+# AIT_WEIGHT_PREFETCH: the kernels' launchers read the same off words themselves
+# (backend/include/ait_prefetch.h's ait_weight_prefetch_on; tests/test_weight_prefetch.py)
 
 class Model:
     def __init__(self, lib_path: str | Path, num_runtimes: int = 1):
@@ -109,9 +111,11 @@ class Model:
         workspace of device memory (``meta["workspace_bytes"]``)."""
         if isinstance(num_runtimes, bool) or not isinstance(num_runtimes, int) or num_runtimes < 1:
             raise AitError(f"num_runtimes must be a positive integer, got {num_runtimes!r}")
-        pdl = os.environ.get("AIT_PDL")
-        if pdl is not None and pdl.lower() not in PDL_VALUES:
-            raise AitError(f"AIT_PDL must be 0 or 1 (or false/true, no/yes, off/on), got {pdl!r}")
+        for var in ("AIT_PDL", "AIT_WEIGHT_PREFETCH"):
+            value = os.environ.get(var)
+            if value is not None and value.lower() not in PDL_VALUES:
+                raise AitError(f"{var} must be 0 or 1 (or false/true, no/yes, off/on), "
+                               f"got {value!r}")
         self.lib_path = Path(lib_path)
         why = not_a_file(self.lib_path)
         if why:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include "ait_abi.h"
 #include "ait_pdl.h"
+#include "ait_prefetch.h"
 #include "ait_nan.h"
 
 namespace {
@@ -64,10 +65,13 @@ __global__ void pool2d_nhwc_kernel(const typename VecOf<kVec>::T* __restrict__ x
 }
 
 // Global average pool (kernel = whole image, no padding): one block per (n, channel chunk),
-// threads stride over H*W so the reduction reads memory coalesced along C.
+// threads stride over H*W so the reduction reads memory coalesced along C. `early`: let the
+// next kernel launch now (with the weight prefetch on: the classifier after this pool then
+// prefetches its weights while the pool runs, ait_prefetch.h; a small grid leaves it room).
 __global__ void global_avg_pool_nhwc_kernel(const __half* __restrict__ x, __half* __restrict__ y,
-                                            int hw, int c) {
+                                            int hw, int c, int early) {
   ait_wait_prior_grids();  // first: the kernel may start early (ait_pdl.h)
+  if (early) ait_launch_dependents();
   const int on = blockIdx.y;
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;  // channel pair index
   if (ch >= c / 2) return;
@@ -104,7 +108,8 @@ extern "C" int ait_pool2d_nhwc(int is_max, const void* x, void* y, int n, int h,
   if (!is_max && p == 1 && q == 1 && kh == h && kw == w && ph == 0 && pw == 0) {
     dim3 grid((c / 2 + 127) / 128, n);
     global_avg_pool_nhwc_kernel<<<grid, 128, 0, stream>>>(static_cast<const __half*>(x),
-                                                          static_cast<__half*>(y), h * w, c);
+                                                          static_cast<__half*>(y), h * w, c,
+                                                          ait_weight_prefetch_on() ? 1 : 0);
   } else if (is_max && c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
              reinterpret_cast<uintptr_t>(y) % 16 == 0) {
     launch<true, 8>(x, y, rows, s, stream);
