@@ -3,6 +3,7 @@ of each Hopper template, a real nvcc build of one small unit of each of the thre
 (cubin, host object, embed object, joined object), the cache, and AIT_SPLIT_HOPPER=0."""
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -160,9 +161,17 @@ def test_split_object_keys_differ_per_pass(tmp_path):
     assert nvcc._plan(TARGET, [plain], tmp_path)[0][2] != obj
 
 
-CUOBJDUMP = next((p for p in (shutil.which("cuobjdump"),
-                              "/tmp/ci-check/.venv/lib/python3.11/site-packages/triton/backends/"
-                              "nvidia/bin/cuobjdump") if p and Path(p).is_file()), None)
+def _triton_cuobjdump() -> str | None:
+    """The cuobjdump that the triton wheel (a torch dependency) carries, where no CUDA
+    toolkit's is on PATH."""
+    spec = importlib.util.find_spec("triton")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "backends/nvidia/bin/cuobjdump"
+    return str(path) if path.is_file() else None
+
+
+CUOBJDUMP = shutil.which("cuobjdump") or _triton_cuobjdump()
 
 
 def _nm(*args: str) -> str:
@@ -248,11 +257,18 @@ def test_split_build(tmp_path, monkeypatch):
         assert not [ln for ln in exported if ln.split()[1:2] == ["u"]
                     and not ln.split()[2].startswith("_ZN4cuda3std")]
         assert files.symbol not in "\n".join(exported)  # hidden: each .so its own cubin
-    if CUOBJDUMP:  # the same device code as the single object's (the 3.x conv unit)
+    if CUOBJDUMP:  # the entry is CUTLASS's device_kernel<Kernel> (the 3.x conv unit's, as the
+        # unsplit object has it) plus only the weight prefetch: without its code, the same SASS
         plain = nvcc.Source(CONV.name, CONV.render(), CONV.compile_cost, host_cold=True)
-        (single,) = nvcc.compile_objects(TARGET, [plain])
-        cubin = nvcc.split_files(TARGET, sources[0], tmp_path).cubin
+        bare = nvcc.Source(f"{sources[0].name}_nopf",
+                           "#define AIT_NO_PREFETCH_CODE\n" + sources[0].text,
+                           sources[0].cost, host_cold=True, split=True)
+        single, _ = nvcc.compile_objects(TARGET, [plain, bare], jobs=2)
+        cubin = nvcc.split_files(TARGET, bare, tmp_path).cubin
         assert _sass(single) == _sass(cubin) and len(_sass(cubin)) > 500
+        with_pf = _sass(nvcc.split_files(TARGET, sources[0], tmp_path).cubin)
+        assert any("UBLKPF" in ln for ln in with_pf)  # the bulk L2 prefetch
+        assert not any("UBLKPF" in ln for ln in _sass(cubin))
     stamps = [o.stat().st_mtime_ns for o in objs]
     again = len(nvcc.compile_times)
     assert nvcc.compile_objects(TARGET, sources, jobs=2) == objs

@@ -9,6 +9,9 @@
 // Each CTA issues its share of the ranges: 4 KiB pieces dealt round-robin over the grid's CTAs
 // and the first warp's lanes. sm_90+ only; a no-op below, for a null or misaligned range and
 // for zero bytes (what the host side passes when AIT_WEIGHT_PREFETCH is an off value).
+// -DAIT_NO_PREFETCH_CODE compiles it to nothing: tests/test_split_hopper.py then finds an
+// entry's code the same as CUTLASS's own kernel's. The 3.x conv built unsplit
+// (AIT_SPLIT_HOPPER=0) launches CUTLASS's kernel, which has no prefetch.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +29,7 @@ struct AitPrefetch {
 
 #if defined(__CUDACC__)
 __device__ __forceinline__ void ait_prefetch_l2_share(const AitPrefetch& pf) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(AIT_NO_PREFETCH_CODE)
   constexpr unsigned long long kPiece = 4096;
   const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
   if (tid >= 32) return;
