@@ -57,14 +57,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="most images in one model call (at most the compiled maximum)")
     ap.add_argument("--batch-wait-ms", type=float, default=5.0,
                     help="how long a batch waits for more requests after its first (ms)")
-    ap.add_argument("--num-runtimes", type=int, default=2,
+    ap.add_argument("--num-runtimes", type=cli.positive_int, default=2,
                     help="execution contexts per replica = batches in flight (gpu)")
     ap.add_argument("--no-graph", action="store_true",
                     help="gpu: launch kernels one by one instead of replaying CUDA graphs")
-    ap.add_argument("--image-size", type=int, default=224)
-    ap.add_argument("--num-classes", type=int, default=1000,
+    ap.add_argument("--image-size", type=cli.positive_int, default=224)
+    ap.add_argument("--num-classes", type=cli.positive_int, default=1000,
                     help="classes without a weights file (a weights file says its own)")
-    ap.add_argument("--top", type=int, default=5, help="classes per image unless ?top=K says")
+    ap.add_argument("--top", type=cli.positive_int, default=5, help="classes per image unless ?top=K says")
     ap.add_argument("--host", default="127.0.0.1",
                     help="HTTP address (default 127.0.0.1; 0.0.0.0 to serve other machines)")
     ap.add_argument("--port", type=int, default=8000)
