@@ -203,3 +203,12 @@ def test_a_model_path_that_is_not_a_file_says_what_it_is(tmp_path, kind):
         path.mkdir()
     with pytest.raises(AitError, match="does not exist" if kind == "missing" else "is a directory"):
         Model(path)
+
+
+@pytest.mark.parametrize("bad", [np.ones((2, 4), np.int32), np.ones((2, 4), bool),
+                                 np.ones((2, 4), np.complex64), None])
+def test_a_non_float_constant_is_an_error_not_cast(fake, bad):
+    _, so = fake
+    m = Model(so)
+    with pytest.raises(AitError, match=r"constant 'w' is .*expected real numbers"):
+        m.set_many_constants({"w": bad})

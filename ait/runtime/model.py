@@ -236,6 +236,9 @@ class Model:
         for name, arr in constants.items():
             spec = self._constant_spec(name)
             arr = np.asarray(arr)
+            if arr.dtype.kind != "f":  # int/bool/complex/object would change without a word
+                raise AitError(f"constant {name!r} is {arr.dtype}; expected real numbers "
+                               f"(float16 or float32) for the model's {spec.dtype}")
             if tuple(arr.shape) != spec.max_shape():
                 raise AitError(f"constant {name!r} has shape {tuple(arr.shape)}, the model "
                                f"expects {spec.max_shape()}")
