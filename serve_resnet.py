@@ -64,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--image-size", type=cli.positive_int, default=224)
     ap.add_argument("--num-classes", type=cli.positive_int, default=1000,
                     help="classes without a weights file (a weights file says its own)")
-    ap.add_argument("--top", type=cli.positive_int, default=5, help="classes per image unless ?top=K says")
+    ap.add_argument("--top", type=cli.positive_int, default=5,
+                    help="classes per image unless ?top=K says")
     ap.add_argument("--host", default="127.0.0.1",
                     help="HTTP address (default 127.0.0.1; 0.0.0.0 to serve other machines)")
     ap.add_argument("--port", type=int, default=8000)

@@ -212,3 +212,33 @@ def test_a_non_float_constant_is_an_error_not_cast(fake, bad):
     m = Model(so)
     with pytest.raises(AitError, match=r"constant 'w' is .*expected real numbers"):
         m.set_many_constants({"w": bad})
+
+
+@pytest.mark.parametrize("bad", [None, 3, "x", AITData(0x100, (3, 4))])
+def test_inputs_that_are_not_a_list_are_an_error_that_says_so(fake, bad):
+    _, so = fake
+    m = _ready(so)
+    with pytest.raises(AitError, match=r"inputs must be a list of AITData \(or a dict by name\)"):
+        m.run(bad, [AITData(0x108, (3, 2))])
+    with pytest.raises(AitError, match=r"outputs must be a list of AITData"):
+        m.run([AITData(0x100, (3, 4))], bad)
+    lib = fake[0]
+    runs = len(lib.runs)
+    m.run((d for d in [AITData(0x100, (3, 4))]), [AITData(0x108, (3, 2))])  # any iterable
+    assert len(lib.runs) == runs + 1 and lib.runs[-1][:3] == (0x100, 0x108, 3)
+
+
+@pytest.fixture
+def torch_first():
+    """torch imported before `fake` patches ctypes.CDLL (torch loads libraries at import)."""
+    return pytest.importorskip("torch")
+
+
+def test_a_bare_tensor_instead_of_a_list_is_an_error_that_says_so(torch_first, fake):
+    torch = torch_first
+    _, so = fake
+    m = _ready(so)
+    x, y = torch.ones(3, 4, dtype=torch.float16), torch.ones(3, 2, dtype=torch.float16)
+    for ins, outs, what in ((x, [y], "inputs"), ([x], y, "outputs"), (None, [y], "inputs")):
+        with pytest.raises(AitError, match=rf"{what} must be a list of tensors"):
+            m.run_with_tensors(ins, outs)

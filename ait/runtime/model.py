@@ -22,7 +22,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -371,6 +371,16 @@ class Model:
             calls = self._fast.calls = {}
         return calls
 
+    @staticmethod
+    def _as_lists(inputs, outputs, kind: str) -> tuple[list, list]:
+        """The inputs and outputs as lists, or an error that says what a call takes."""
+        for what, items in (("inputs", inputs), ("outputs", outputs)):
+            if hasattr(items, "data_ptr") or not isinstance(items, Iterable) \
+                    or isinstance(items, (str, bytes)):
+                raise AitError(f"{what} must be a list of {kind} (or a dict by name), "
+                               f"got {type(items).__name__}")
+        return list(inputs), list(outputs)
+
     def _check_counts(self, ins: list, outs: list) -> None:
         if len(ins) != len(self._inputs):
             raise AitError(f"the model takes {len(self._inputs)} input(s) "
@@ -399,7 +409,7 @@ class Model:
         if isinstance(inputs, Mapping) or isinstance(outputs, Mapping):
             inputs = self._ordered(inputs, self._inputs, "input")
             outputs = self._ordered(outputs, self._outputs, "output")
-        ins, outs = list(inputs), list(outputs)
+        ins, outs = self._as_lists(inputs, outputs, "AITData")
         calls = self._calls()
         try:
             key = (len(ins),) + tuple((type(d), d.shape, d.dtype) for d in ins + outs)
@@ -491,8 +501,14 @@ class Model:
                 isinstance(inputs, Mapping) or isinstance(outputs, Mapping)):
             inputs = self._ordered(inputs, self._inputs, "input")
             outputs = self._ordered(outputs, self._outputs, "output")
-        ts = (*inputs, *outputs)
-        n = len(inputs)
+        try:
+            ts = (*inputs, *outputs)
+            n = len(inputs)
+        except TypeError:
+            ts, n = (), -1
+        if n < 0 or hasattr(inputs, "data_ptr") or hasattr(outputs, "data_ptr"):
+            inputs, outputs = self._as_lists(inputs, outputs, "tensors")
+            ts, n = (*inputs, *outputs), len(inputs)
         calls = self._calls()
         try:
             key = (n, *self._tensor_key(ts))
