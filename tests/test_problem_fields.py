@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ait.backend.emit import EmitContext, KernelBuckets
+from ait.backend.emit import LAUNCH_OPTIONS, EmitContext, KernelBuckets
 from ait.backend.family import family_of, tuned_families
 from ait.backend.target import Target
 from ait.compiler import build_graph
@@ -103,7 +103,8 @@ def test_struct_holds_exactly_the_problem_fields(name):
     abi = problem.abi_members()
     filled = [problem.batch_flag, *(m for ms in abi.values() for m in ms), *problem.derived_abi]
     assert len(filled) == len(set(filled)), f"a member filled twice: {filled}"
-    ints = {m for m, is_ptr in members.items() if not is_ptr}
+    assert set(LAUNCH_OPTIONS) <= set(members), f"{tuning.args_struct} lacks a launch option"
+    ints = {m for m, is_ptr in members.items() if not is_ptr} - set(LAUNCH_OPTIONS)
     assert ints == set(filled), (
         f"{tuning.args_struct}: members {sorted(ints - set(filled))} are no field of "
         f"{problem.__name__}; fields fill {sorted(set(filled) - ints)} that it lacks")
@@ -162,6 +163,8 @@ def test_emitter_fills_every_member_with_the_problem(index):
     assert set(assigned) == set(members), (
         f"{name} emitter: unset {sorted(set(members) - set(assigned))}, "
         f"unknown {sorted(set(assigned) - set(members))}")
+    for member, value in LAUNCH_OPTIONS.items():  # from the runtime's bindings, not a constant
+        assert assigned[member] == value, f"{name} emitter sets {member} = {assigned[member]}"
     problem = requests[0][1].problem
     assert all(r.problem == problem for _, r in requests)  # one problem for every bucket
     abi = type(problem).abi_members()

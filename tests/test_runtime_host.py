@@ -43,6 +43,7 @@ class FakeLib:
         self.ait_model_destroy = _Fn(lambda h: 0)
         self.ait_model_device = _Fn(lambda h: 0)
         self.ait_model_pdl = _Fn(lambda h: 1)
+        self.ait_model_weight_prefetch = _Fn(lambda h: 1)
         self.ait_model_set_constant = _Fn(lambda *a: 0)
         self.ait_model_set_constants = _Fn(self._set_constants)
         self.ait_model_fold_constants = _Fn(lambda h: 0)
@@ -185,15 +186,15 @@ def test_a_model_of_another_ait_version_is_named_not_an_attribute_error(fake):
 
 
 def test_the_runtime_turns_pdl_off_for_exactly_the_python_off_values():
-    """model.py accepts PDL_VALUES and model_runtime.h reads the off ones itself: one list."""
+    """model.py accepts SWITCH_VALUES and model_runtime.h reads the off ones itself: one list."""
     import re
     from pathlib import Path
 
     header = (Path(model_mod.__file__).parent / "csrc" / "model_runtime.h").read_text()
     body = header[header.index("inline bool pdl_from_env"):]
     offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", body).group(1)
-    assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.PDL_OFF
-    assert set(model_mod.PDL_OFF) < set(model_mod.PDL_VALUES)
+    assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.SWITCH_OFF
+    assert set(model_mod.SWITCH_OFF) < set(model_mod.SWITCH_VALUES)
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory"])
@@ -242,3 +243,15 @@ def test_a_bare_tensor_instead_of_a_list_is_an_error_that_says_so(torch_first, f
     for ins, outs, what in ((x, [y], "inputs"), ([x], y, "outputs"), (None, [y], "inputs")):
         with pytest.raises(AitError, match=rf"{what} must be a list of tensors"):
             m.run_with_tensors(ins, outs)
+
+
+@pytest.mark.parametrize("on", [0, 1])
+def test_the_model_says_whether_its_kernels_prefetch_their_weights(fake, on):
+    """Model.weight_prefetch is what the runtime read from AIT_WEIGHT_PREFETCH at creation."""
+    lib, so = fake
+    lib.ait_model_weight_prefetch = _Fn(lambda h: on)
+    m = Model(so)
+    try:
+        assert m.weight_prefetch is bool(on)
+    finally:
+        m.close()

@@ -26,9 +26,9 @@ H100 = Target.for_arch(90)
 
 def test_the_header_reads_exactly_model_py_off_words():
     body = HEADER.read_text()
-    body = body[body.index("inline bool ait_weight_prefetch_on"):]
+    body = body[body.index("inline bool ait_weight_prefetch_from_env"):]
     offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", body).group(1)
-    assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.PDL_OFF
+    assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.SWITCH_OFF
 
 
 HOST_CHECK = r"""
@@ -37,15 +37,19 @@ HOST_CHECK = r"""
 #include "ait_prefetch.h"
 int main(int argc, char** argv) {
   if (argc > 1) setenv("AIT_WEIGHT_PREFETCH", argv[1], 1);
+  const int on = ait_weight_prefetch_from_env() ? 1 : 0;
+  // what a model's runtime and a profiler do: the env once, then the args' member
   AitConv2dArgs c{};
   c.w = reinterpret_cast<const void*>(0x1000); c.bias = reinterpret_cast<const void*>(0x9000);
-  c.k = 256; c.r = 3; c.s = 3; c.c = 64;
+  c.k = 256; c.r = 3; c.s = 3; c.c = 64; c.prefetch = on;
   AitGemmArgs g{};
   g.w = reinterpret_cast<const void*>(0x2000); g.bias = reinterpret_cast<const void*>(0x3000);
-  g.n = 1000; g.k = 2048;
+  g.n = 1000; g.k = 2048; g.prefetch = on;
+  // the env is not read again: a launch after it changed follows the member
+  setenv("AIT_WEIGHT_PREFETCH", on ? "0" : "1", 1);
   AitPrefetch a = ait_prefetch_of(c), b = ait_prefetch_of(g);
-  AitPrefetch none = ait_prefetch_of(nullptr, 64, c.bias, 16);
-  std::printf("%d %llu %llu %llu %llu %llu %llu %p\n", ait_weight_prefetch_on() ? 1 : 0,
+  AitPrefetch none = ait_prefetch_of(on != 0, nullptr, 64, c.bias, 16);
+  std::printf("%d %llu %llu %llu %llu %llu %llu %p\n", on,
               a.bytes[0], a.bytes[1], b.bytes[0], b.bytes[1], none.bytes[0], none.bytes[1],
               a.ptr[1]);
   return 0;

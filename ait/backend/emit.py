@@ -8,6 +8,17 @@ from ait.ir import AitError, Graph, IntImm, IntVar, Op, Tensor, TensorKind
 from ait.ir.shape import Dim
 
 
+# Members of an args struct (ait_abi.h) that are launch options of the model, not part of the
+# problem: the C expression each emitter assigns (from the runtime's Bindings `m`, set when the
+# model is created). The profiler sets them itself.
+LAUNCH_OPTIONS = {"prefetch": "m.prefetch"}
+
+
+def launch_options() -> str:
+    """The setup line that fills an args struct `a`'s launch options."""
+    return " ".join(f"a.{k} = {v};" for k, v in LAUNCH_OPTIONS.items())
+
+
 @dataclass
 class KernelBuckets:
     """The kernel for each batch bucket of one op: run ``names[i]`` when n <= upper[i].

@@ -97,12 +97,13 @@ class _Call:
             self.outs[i] = p
 
 
-# AIT_PDL values the runtime reads: model_runtime.h's pdl_from_env turns PDL off for the off
-# ones (tests/test_runtime_host.py checks that its list is PDL_OFF)
-PDL_OFF = OFF_WORDS
-PDL_VALUES = PDL_OFF + ON_WORDS
-# AIT_WEIGHT_PREFETCH: the kernels' launchers read the same off words themselves
-# (backend/include/ait_prefetch.h's ait_weight_prefetch_on; tests/test_weight_prefetch.py)
+# The runtime's on/off switches, AIT_PDL and AIT_WEIGHT_PREFETCH, read once when a model is
+# created: model_runtime.h's pdl_from_env and ait_prefetch.h's ait_weight_prefetch_from_env turn
+# them off for SWITCH_OFF (tests/test_runtime_host.py and test_weight_prefetch.py check that
+# their lists are this one); any value outside SWITCH_VALUES is refused here.
+SWITCHES = ("AIT_PDL", "AIT_WEIGHT_PREFETCH")
+SWITCH_OFF = OFF_WORDS
+SWITCH_VALUES = SWITCH_OFF + ON_WORDS
 
 class Model:
     def __init__(self, lib_path: str | Path, num_runtimes: int = 1):
@@ -111,9 +112,9 @@ class Model:
         workspace of device memory (``meta["workspace_bytes"]``)."""
         if isinstance(num_runtimes, bool) or not isinstance(num_runtimes, int) or num_runtimes < 1:
             raise AitError(f"num_runtimes must be a positive integer, got {num_runtimes!r}")
-        for var in ("AIT_PDL", "AIT_WEIGHT_PREFETCH"):
+        for var in SWITCHES:
             value = os.environ.get(var)
-            if value is not None and value.lower() not in PDL_VALUES:
+            if value is not None and value.lower() not in SWITCH_VALUES:
                 raise AitError(f"{var} must be 0 or 1 (or false/true, no/yes, off/on), "
                                f"got {value!r}")
         self.lib_path = Path(lib_path)
@@ -143,6 +144,8 @@ class Model:
         # kernels that wait for their predecessors launch early (programmatic dependent
         # launch, sm_90+); AIT_PDL=0 in the environment before loading turns it off
         self.pdl = bool(self._lib.ait_model_pdl(handle))
+        # kernels warm their weights in L2 before that wait; AIT_WEIGHT_PREFETCH=0 turns it off
+        self.weight_prefetch = bool(self._lib.ait_model_weight_prefetch(handle))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _declare(self) -> None:
@@ -152,6 +155,7 @@ class Model:
             "ait_model_close": [vp],
             "ait_model_device": [vp],
             "ait_model_pdl": [vp],
+            "ait_model_weight_prefetch": [vp],
             "ait_model_destroy": [vp],
             "ait_model_set_constant": [vp, ctypes.c_char_p, vp, ctypes.c_size_t, ctypes.c_int],
             "ait_model_set_constants": [vp, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p),

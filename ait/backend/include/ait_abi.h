@@ -30,6 +30,7 @@ typedef struct AitConv2dArgs {
   int k, r, s;           // filter
   int p, q;              // output height, width
   int pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w;
+  int prefetch;          // launch option, not the problem's: ait_prefetch.h
 } AitConv2dArgs;
 
 // y[m,n] = act(x[m,k] @ w[n,k]^T + bias[n])   (row-major x, "column-major" w: gemm_rcr)
@@ -39,6 +40,7 @@ typedef struct AitGemmArgs {
   const void* bias;      // [n], never null
   void* y;
   int m, n, k;
+  int prefetch;          // launch option, not the problem's: ait_prefetch.h
 } AitGemmArgs;
 
 typedef int (*AitConv2dFn)(const AitConv2dArgs*, void*, size_t, cudaStream_t);

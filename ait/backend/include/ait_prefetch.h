@@ -57,10 +57,10 @@ __device__ __forceinline__ void ait_prefetch_l2_share(const AitPrefetch& pf) {
 #endif
 
 // Host side: AIT_WEIGHT_PREFETCH is on unless it is an off value (0 / false / no / off, any
-// case; model.py refuses other values). Read at each launch (a model's launches are recorded
-// at its first call for each dims vector, then replayed), so it takes effect for a model whose
-// first calls come after it is set.
-inline bool ait_weight_prefetch_on() {
+// case; model.py refuses other values). Read once where a model is created (model_runtime.h,
+// as AIT_PDL) and by a profiler at its start; the choice reaches a kernel's launcher as its
+// args' `prefetch` member, so every launch of one model agrees.
+inline bool ait_weight_prefetch_from_env() {
   const char* v = std::getenv("AIT_WEIGHT_PREFETCH");
   for (const char* off : {"0", "false", "no", "off"})
     if (v && strcasecmp(v, off) == 0) return false;
@@ -68,11 +68,11 @@ inline bool ait_weight_prefetch_on() {
 }
 
 // The kernel parameter for ranges [w, w + w_bytes) and [bias, bias + bias_bytes): zero bytes
-// (nothing prefetched) when the prefetch is off.
-inline AitPrefetch ait_prefetch_of(const void* w, size_t w_bytes, const void* bias,
+// (nothing prefetched) when `on` is false.
+inline AitPrefetch ait_prefetch_of(bool on, const void* w, size_t w_bytes, const void* bias,
                                    size_t bias_bytes) {
   AitPrefetch pf{{w, bias}, {0, 0}};
-  if (ait_weight_prefetch_on()) {
+  if (on) {
     pf.bytes[0] = w ? w_bytes : 0;
     pf.bytes[1] = bias ? bias_bytes : 0;
   }
@@ -82,8 +82,9 @@ inline AitPrefetch ait_prefetch_of(const void* w, size_t w_bytes, const void* bi
 // An op's constants: a conv's weights [k, r, s, c] and bias [k], a GEMM's weights [n, k] and
 // bias [n], all fp16.
 inline AitPrefetch ait_prefetch_of(const AitConv2dArgs& a) {
-  return ait_prefetch_of(a.w, size_t(a.k) * a.r * a.s * a.c * 2, a.bias, size_t(a.k) * 2);
+  return ait_prefetch_of(a.prefetch != 0, a.w, size_t(a.k) * a.r * a.s * a.c * 2, a.bias,
+                         size_t(a.k) * 2);
 }
 inline AitPrefetch ait_prefetch_of(const AitGemmArgs& a) {
-  return ait_prefetch_of(a.w, size_t(a.n) * a.k * 2, a.bias, size_t(a.n) * 2);
+  return ait_prefetch_of(a.prefetch != 0, a.w, size_t(a.n) * a.k * 2, a.bias, size_t(a.n) * 2);
 }

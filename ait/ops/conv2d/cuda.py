@@ -1,7 +1,7 @@
 """CUDA emission for Conv2d: fill AitConv2dArgs, dispatch on the batch bucket."""
 from __future__ import annotations
 
-from ait.backend.emit import EmitContext, OpCode, dispatch
+from ait.backend.emit import EmitContext, OpCode, dispatch, launch_options
 from ait.ops.conv2d.op import Conv2d
 
 
@@ -19,6 +19,7 @@ def emit(op: Conv2d, ctx: EmitContext) -> OpCode:
         f"a.p = {p}; a.q = {q}; a.pad_h = {op.pad[0]}; a.pad_w = {op.pad[1]};",
         f"a.stride_h = {op.stride[0]}; a.stride_w = {op.stride[1]};",
         f"a.dilation_h = {op.dilation[0]}; a.dilation_w = {op.dilation[1]};",
+        launch_options(),
     ])
     kernels = ctx.kernels_for(op)
     return OpCode(setup,

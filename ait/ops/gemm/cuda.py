@@ -1,7 +1,7 @@
 """CUDA emission for gemm_rcr: fill AitGemmArgs, dispatch on the M (batch) bucket."""
 from __future__ import annotations
 
-from ait.backend.emit import EmitContext, OpCode, dispatch
+from ait.backend.emit import EmitContext, OpCode, dispatch, launch_options
 from ait.ops.gemm.op import Gemm
 
 
@@ -14,6 +14,7 @@ def emit(op: Gemm, ctx: EmitContext) -> OpCode:
         "AitGemmArgs a{};",
         f"a.x = {ctx.ptr(x)}; a.w = {ctx.ptr(w)}; a.bias = {bias}; a.y = {ctx.ptr(op.outputs[0])};",
         f"a.m = int({m}); a.n = {n}; a.k = {k};",
+        launch_options(),
     ])
     kernels = ctx.kernels_for(op)
     return OpCode(setup,

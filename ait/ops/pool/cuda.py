@@ -11,7 +11,7 @@ SOURCES = [Path(__file__).with_name("pool2d.cu")]
 PROTOTYPES = (
     "int ait_pool2d_nhwc(int, const void*, void*, int, "
     "int, int, int, int, int, int, int, int, int,\n"
-    "                    int, int, cudaStream_t);",
+    "                    int, int, int, cudaStream_t);",
 )
 
 
@@ -22,4 +22,4 @@ def emit(op: Pool2d, ctx: EmitContext) -> OpCode:
     is_max = int(op.pool is PoolKind.MAX)
     return OpCode("", f"rc = ait_pool2d_nhwc({is_max}, {ctx.ptr(x)}, {ctx.ptr(y)}, int({n}), {h}, "
                       f"{w}, {c}, {p}, {q}, {op.kernel[0]}, {op.kernel[1]}, {op.stride[0]}, "
-                      f"{op.stride[1]}, {op.pad[0]}, {op.pad[1]}, stream);", waits=True)
+                      f"{op.stride[1]}, {op.pad[0]}, {op.pad[1]}, m.prefetch, stream);", waits=True)

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include "ait_abi.h"
 #include "ait_pdl.h"
-#include "ait_prefetch.h"
 #include "ait_nan.h"
 
 namespace {
@@ -97,7 +96,7 @@ void launch(const void* x, void* y, int rows, const PoolShape& s, cudaStream_t s
 
 extern "C" int ait_pool2d_nhwc(int is_max, const void* x, void* y, int n, int h, int w, int c,
                                int p, int q, int kh, int kw, int sh, int sw, int ph, int pw,
-                               cudaStream_t stream) {
+                               int prefetch, cudaStream_t stream) {
   if (c % 2 != 0 || reinterpret_cast<uintptr_t>(x) % 4 || reinterpret_cast<uintptr_t>(y) % 4)
     return AIT_ERR_CANNOT_IMPLEMENT;
   if (n <= 0 || p <= 0 || q <= 0) return AIT_OK;
@@ -109,7 +108,7 @@ extern "C" int ait_pool2d_nhwc(int is_max, const void* x, void* y, int n, int h,
     dim3 grid((c / 2 + 127) / 128, n);
     global_avg_pool_nhwc_kernel<<<grid, 128, 0, stream>>>(static_cast<const __half*>(x),
                                                           static_cast<__half*>(y), h * w, c,
-                                                          ait_weight_prefetch_on() ? 1 : 0);
+                                                          prefetch ? 1 : 0);
   } else if (is_max && c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
              reinterpret_cast<uintptr_t>(y) % 16 == 0) {
     launch<true, 8>(x, y, rows, s, stream);

@@ -44,6 +44,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <strings.h>  // strcasecmp
+
+#include "ait_prefetch.h"  // ait_weight_prefetch_from_env
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,6 +84,7 @@ struct Bindings {
   size_t kws_bytes = 0;
   void* const* constants = nullptr;
   void* zeros = nullptr;      // a zero bias for convs/gemms that have none
+  int prefetch = 1;           // kernels warm their constants in L2 (args' `prefetch`)
 };
 
 // One kernel launch as recorded from an op: enough to replay it or to add it to a graph.
@@ -129,7 +132,7 @@ struct Context {
 };
 
 // Programmatic dependent launch: sm_90+ unless AIT_PDL is an off value (the Python side
-// refuses values other than model.py PDL_VALUES).
+// refuses values other than model.py SWITCH_VALUES).
 inline bool pdl_from_env(int cc_major) {
   const char* v = std::getenv("AIT_PDL");
   for (const char* off : {"0", "false", "no", "off"})
@@ -152,6 +155,7 @@ struct ModelState {
   bool writing = false;
   bool closed = false;
   bool pdl = false;  // programmatic dependent launch (sm_90+, not turned off by AIT_PDL=0)
+  bool prefetch = true;  // kernels' L2 prefetch of their constants (AIT_WEIGHT_PREFETCH=0: off)
 
   Bindings bindings(const Context& c) const {
     Bindings b;
@@ -160,6 +164,7 @@ struct ModelState {
     b.kws_bytes = kws_bytes;
     b.constants = constants;
     b.zeros = zeros;
+    b.prefetch = prefetch ? 1 : 0;
     return b;
   }
 };
@@ -713,6 +718,7 @@ int ait_model_create(void** handle, int num_runtimes) {
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, m->device);
   m->pdl = ait::pdl_from_env(cc_major);
+  m->prefetch = ait_weight_prefetch_from_env();  // once: every recording of this model agrees
   size_t kws = 0;  // the largest kernel workspace any chosen kernel asks for at any bucket
   for (int p = 0; p < kNumProbes; ++p)
     for (int i = 0; i < kNumOps; ++i) {
@@ -781,6 +787,9 @@ int ait_model_destroy(void* handle) {
 int ait_model_device(void* handle) { return static_cast<ait::ModelState*>(handle)->device; }
 
 int ait_model_pdl(void* handle) { return static_cast<ait::ModelState*>(handle)->pdl ? 1 : 0; }
+int ait_model_weight_prefetch(void* handle) {
+  return static_cast<ait::ModelState*>(handle)->prefetch ? 1 : 0;
+}
 
 int ait_model_num_runtimes(void* handle) {
   return static_cast<int>(static_cast<ait::ModelState*>(handle)->ctxs.size());
