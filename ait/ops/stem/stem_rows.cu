@@ -237,7 +237,8 @@ __device__ __forceinline__ void pool_row(const float (&acc)[kAccRegs], float b0,
 // A-copy chunk ch (row m = ch / 32, k0 = 8 (ch % 32)) of the s2d weight [64, 4, 4, 16]: see
 // step 1 of the kernel
 constexpr int kAChunks = kOut * kSteps * 2;
-[[maybe_unused]] constexpr int kAChunksPerThread = kAChunks / 128;  // the most a thread copies (one warpgroup)
+// the most chunks a thread copies (a CTA of one warpgroup)
+[[maybe_unused]] constexpr int kAChunksPerThread = kAChunks / 128;
 template <int C>
 __device__ __forceinline__ uint4 a_chunk(const __half* __restrict__ wt, int ch) {
   const int m = ch / (kSteps * 2), k0 = 8 * (ch - m * (kSteps * 2));
