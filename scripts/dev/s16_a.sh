@@ -1,0 +1,30 @@
+# Session 16, device command A (carry [".whl", "tmp/old_stem_rows.cu"]): a cold ResNet-50
+# 1..256 compile with the prefetch switch read at model creation (args' `prefetch`); its profile
+# cache kept for the candidate-wins analysis of issue 11; the same model built with the stem row
+# kernel before its A-copy change (tmp/old_stem_rows.cu: every other object cached) and both
+# timed in turn twice; the graph's CUPTI trace at batch 1 / 8; then ait and torch.compile in one
+# run (README figures). Logs in $OUT/results.tgz. About 420 s.
+case "${1:-}" in -h|--help) sed -n 1,6p "$0"; exit 0 ;; esac
+source scripts/dev/device_prelude.sh
+el "cold compile"; cold_compile tmp/w > $OUT/compile.log 2>&1; compile_summary $OUT/compile.log
+cp tmp/cache/profile.sqlite $OUT/profile.sqlite 2>/dev/null || ls tmp/cache
+el "old-stem tree"
+rm -rf /tmp/old && mkdir /tmp/old && cp -r ait modeling weight_utils.py benchmark_ait.py \
+  bench_utils.py /tmp/old/ && cp tmp/old_stem_rows.cu /tmp/old/ait/ops/stem/stem_rows.cu
+( cd /tmp/old && PYTHONPATH=/tmp/site:/tmp/old cold_compile w ) > $OUT/compile_old.log 2>&1
+compile_summary $OUT/compile_old.log
+# the old tree's .so is timed from that tree: the new one would rebuild its stem
+in_old() { ( cd /tmp/old && PYTHONPATH=/tmp/site:/tmp/old "$@" ); }
+for run in new1 old1 new2 old2; do
+  el "bench $run"
+  if [ "${run:0:3}" = old ]; then in_old bench_ab AIT_WEIGHT_PREFETCH $run w 1
+  else bench_ab AIT_WEIGHT_PREFETCH $run tmp/w 1; fi
+done
+el "graph trace"
+timeout 100 python3 scripts/dev/graph_trace.py --workdir tmp/w --batch-size 1,8 \
+  --json $OUT/trace.json > $OUT/trace.log 2>&1; echo "rc=$?"; grep "^batch\|stem" $OUT/trace.log | head -6
+cp scripts/dev/graph_trace.py /tmp/old/
+in_old timeout 100 python3 graph_trace.py --workdir w --batch-size 1,8 \
+  --json $OUT/trace_old.json > $OUT/trace_old.log 2>&1; echo "rc=$?"; grep "^batch\|stem" $OUT/trace_old.log | head -6
+[ $(left 590) -gt 170 ] && same_run_bench tmp/w
+pack_results
