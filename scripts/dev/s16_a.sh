@@ -1,16 +1,16 @@
-# Session 16, device command A (carry [".whl", "tmp/old_stem_rows.cu"]): a cold ResNet-50
-# 1..256 compile with the prefetch switch read at model creation (args' `prefetch`); its profile
-# cache kept for the candidate-wins analysis of issue 11; the same model built with the stem row
-# kernel before its A-copy change (tmp/old_stem_rows.cu: every other object cached) and both
-# timed in turn twice; the graph's CUPTI trace at batch 1 / 8; then ait and torch.compile in one
+# Session 16, device command A (carry [".whl", "tmp/old_tree"]): a cold ResNet-50 1..256
+# compile with the prefetch switch read at model creation (args' `prefetch`); its profile cache
+# kept for the candidate-wins analysis of issue 11; the same model built from the files of
+# tmp/old_tree over this tree (the stem row kernel and the GEMV before their load changes, from
+# fbcc766: every other object cached) and both timed in turn twice; the graph's CUPTI trace at batch 1 / 8; then ait and torch.compile in one
 # run (README figures). Logs in $OUT/results.tgz. About 420 s.
 case "${1:-}" in -h|--help) sed -n 1,6p "$0"; exit 0 ;; esac
 source scripts/dev/device_prelude.sh
 el "cold compile"; cold_compile tmp/w > $OUT/compile.log 2>&1; compile_summary $OUT/compile.log
 cp tmp/cache/profile.sqlite $OUT/profile.sqlite 2>/dev/null || ls tmp/cache
-el "old-stem tree"
+el "old tree"
 rm -rf /tmp/old && mkdir /tmp/old && cp -r ait modeling weight_utils.py benchmark_ait.py \
-  bench_utils.py /tmp/old/ && cp tmp/old_stem_rows.cu /tmp/old/ait/ops/stem/stem_rows.cu
+  bench_utils.py /tmp/old/ && cp -r tmp/old_tree/. /tmp/old/
 ( cd /tmp/old && PYTHONPATH=/tmp/site:/tmp/old cold_compile w ) > $OUT/compile_old.log 2>&1
 compile_summary $OUT/compile_old.log
 # the old tree's .so is timed from that tree: the new one would rebuild its stem
