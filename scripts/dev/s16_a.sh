@@ -2,9 +2,10 @@
 # compile with the prefetch switch read at model creation (args' `prefetch`); its profile cache
 # kept for the candidate-wins analysis of issue 11; the same model built from the files of
 # tmp/old_tree over this tree (the stem row kernel and the GEMV before their load changes, from
-# fbcc766: every other object cached) and both timed in turn twice; the graph's CUPTI trace at batch 1 / 8; then ait and torch.compile in one
-# run (README figures). Logs in $OUT/results.tgz. About 420 s.
-case "${1:-}" in -h|--help) sed -n 1,6p "$0"; exit 0 ;; esac
+# fbcc766: every other object cached) and both timed in turn twice; the graph's CUPTI trace at
+# batch 1 / 8 of each; then ait and torch.compile in one run (README figures). Logs in
+# $OUT/results.tgz. About 420 s.
+case "${1:-}" in -h|--help) sed -n 1,7p "$0"; exit 0 ;; esac
 source scripts/dev/device_prelude.sh
 el "cold compile"; cold_compile tmp/w > $OUT/compile.log 2>&1; compile_summary $OUT/compile.log
 cp tmp/cache/profile.sqlite $OUT/profile.sqlite 2>/dev/null || ls tmp/cache
