@@ -234,25 +234,6 @@ __device__ __forceinline__ void pool_row(const float (&acc)[kAccRegs], float b0,
 }
 #endif  // AIT_ROWS_WGMMA
 
-// A-copy chunk ch (row m = ch / 32, k0 = 8 (ch % 32)) of the s2d weight [64, 4, 4, 16]: see
-// step 1 of the kernel
-constexpr int kAChunks = kOut * kSteps * 2;
-// the most chunks a thread copies (a CTA of one warpgroup)
-[[maybe_unused]] constexpr int kAChunksPerThread = kAChunks / 128;
-template <int C>
-__device__ __forceinline__ uint4 a_chunk(const __half* __restrict__ wt, int ch) {
-  const int m = ch / (kSteps * 2), k0 = 8 * (ch - m * (kSteps * 2));
-  const int rr = k0 >> 5, e = (k0 & 31) >> 3;
-  const __half* src = wt + ((m * 4 + (rr >> 1)) * 4 + e) * kS2dChannels + 2 * (rr & 1) * C;
-  __half v[8];
-#pragma unroll
-  for (int c = 0; c < 4; ++c) {
-    v[c] = c < C ? __ldg(src + c) : __float2half(0.f);
-    v[4 + c] = c < C ? __ldg(src + C + c) : __float2half(0.f);
-  }
-  return *reinterpret_cast<const uint4*>(v);
-}
-
 template <int C>
 __global__ void __launch_bounds__(kMaxThreads, 1)
 stem_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
@@ -271,32 +252,25 @@ stem_rows_kernel(const __half* __restrict__ x, const __half* __restrict__ wt,
   //    = 32 rr + 4 cc + c with cc = 2e + d over d = 0, 1 reads the 2C consecutive s2d channels
   //    from (2b) C on of s2d tap (a, e), rr = 2a + b; channel 3 of each cc is zero. And whether
   //    the 8th filter row (k >= 224) is all zero. The rings cleared meanwhile: their columns
-  //    outside the image stay zero (the conv padding). Every load of a thread is issued before
-  //    its first store: one global latency, not one a chunk (16 a thread in a CTA of one
-  //    warpgroup, at batch 1: a loop that stored each chunk before loading the next made the
-  //    prologue most of the kernel's time).
-  const float b0 = __half2float(bias[16 * warp + g]), b1 = __half2float(bias[16 * warp + g + 8]);
+  //    outside the image stay zero (the conv padding).
   bool nonzero_last = false;
-  {
-    uint4 chunks[kAChunksPerThread];
+  for (int ch = tid; ch < kOut * kSteps * 2; ch += blockDim.x) {
+    const int m = ch / (kSteps * 2), k0 = 8 * (ch - m * (kSteps * 2));
+    const int rr = k0 >> 5, e = (k0 & 31) >> 3;
+    const __half* src = wt + ((m * 4 + (rr >> 1)) * 4 + e) * kS2dChannels + 2 * (rr & 1) * C;
+    __half v[8];
 #pragma unroll
-    for (int i = 0; i < kAChunksPerThread; ++i) {
-      const int ch = tid + i * int(blockDim.x);
-      if (ch < kAChunks) chunks[i] = a_chunk<C>(wt, ch);
+    for (int c = 0; c < 4; ++c) {
+      v[c] = c < C ? src[c] : __float2half(0.f);
+      v[4 + c] = c < C ? src[C + c] : __float2half(0.f);
     }
-#pragma unroll
-    for (int i = 0; i < kAChunksPerThread; ++i) {
-      const int ch = tid + i * int(blockDim.x);
-      if (ch < kAChunks) {
-        const int m = ch / (kSteps * 2), k0 = 8 * (ch - m * (kSteps * 2));
-        const uint4 chunk = chunks[i];
-        nonzero_last |= k0 >= 224 && (chunk.x | chunk.y | chunk.z | chunk.w) & 0x7FFF7FFFu;
-        *reinterpret_cast<uint4*>(acopy + 2 * a_offset(m, k0)) = chunk;
-      }
-    }
+    const uint4 chunk = *reinterpret_cast<const uint4*>(v);
+    nonzero_last |= rr == 7 && (chunk.x | chunk.y | chunk.z | chunk.w) & 0x7FFF7FFFu;
+    *reinterpret_cast<uint4*>(acopy + 2 * a_offset(m, k0)) = chunk;
   }
   for (int i = tid; i < nwg * kWgBytes / 16; i += blockDim.x)
     reinterpret_cast<uint4*>(acopy + kACopyBytes)[i] = make_uint4(0, 0, 0, 0);
+  const float b0 = __half2float(bias[16 * warp + g]), b1 = __half2float(bias[16 * warp + g + 8]);
   fence_proxy_async();  // the A copy, written through the generic proxy, read by wgmma
   const bool skip_last = !__syncthreads_or(nonzero_last);
 
