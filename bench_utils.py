@@ -101,7 +101,7 @@ def nonneg_int(text: str) -> int:
     return value
 
 
-from ait.cli import ArgumentParser, positive_int  # noqa: E402,F401 - one definition for every script
+from ait.cli import ArgumentParser, positive_int, workdir  # noqa: E402,F401 - one definition for every script
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_stem: str,

@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="dynamic batch range compiled into the .so (default: 1,max(256, largest "
         "--batch-size))",
     )
-    parser.add_argument("--workdir", type=Path, default=Path("tmp"),
-                        help="compiler work dir and cache (default: ./tmp)")
+    parser.add_argument("--workdir", type=bu.workdir, default=Path("tmp"),
+                        help="compiler work dir and cache (default: ./tmp; its parent must exist)")
     parser.add_argument("--num-classes", type=bu.positive_int, default=1000,
                         help="classifier outputs (default: 1000)")
     parser.add_argument("--stem", choices=("space_to_depth", "padded"), default="space_to_depth",

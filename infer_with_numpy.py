@@ -32,7 +32,8 @@ def parse_args(argv=None):
     src.add_argument("--input", help=".npy array [N, 224, 224, 3] (NHWC, already normalised) "
                                      "or [224, 224, 3]")
     src.add_argument("--image", help="an image file (resized, center-cropped, normalised)")
-    ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
+    ap.add_argument("--workdir", type=cli.workdir, default="./tmp",
+                    help="where compiled models are kept (default: ./tmp; its parent must exist)")
     ap.add_argument("--max-batch", type=cli.positive_int, default=None,
                     help="largest batch the compiled model serves (default: the input's batch)")
     ap.add_argument("--use-fp16-acc", action="store_true", help="accumulate in fp16")

@@ -34,7 +34,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="seed for random weights")
     ap.add_argument("--image", help="image file (default: a deterministic synthetic image)")
     ap.add_argument("--batch-size", type=int, default=1, help="images per run (the image repeated)")
-    ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
+    ap.add_argument("--workdir", type=cli.workdir, default="./tmp",
+                    help="where compiled models are kept (default: ./tmp; its parent must exist)")
     ap.add_argument("--max-batch", type=cli.positive_int, default=None,
                     help="largest batch the compiled model serves (default: --batch-size)")
     ap.add_argument("--use-fp16-acc", action="store_true", help="accumulate in fp16")

@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lib", default=None,
                     help="a compiled dynamic-batch .so (gpu); default: compile or reuse "
                          "<workdir>/<artifact>/ for --model and --max-batch")
-    ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
+    ap.add_argument("--workdir", type=cli.workdir, default="./tmp",
+                    help="where compiled models are kept (default: ./tmp; its parent must exist)")
     ap.add_argument("--num-replicas", type=int, default=None,
                     help="replicas (default: one per GPU of the Ray cluster; 1 for reference)")
     ap.add_argument("--max-batch", type=int, default=32,

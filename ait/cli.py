@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ait.ir.errors import AitError
 
@@ -39,6 +40,27 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def workdir(text: str) -> Path:
+    """argparse type of every script's ``--workdir``: an existing directory, or a new one
+    whose parent exists (made later, by ``fs.require_writable_dir``, when the run needs it).
+    A missing parent is refused rather than created with it: it is more often a typo
+    (``/nonexist/w``) than a wish, and a run must not leave a directory tree behind it."""
+    path = Path(text).expanduser()
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty name")
+    if path.exists():
+        if not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is not a directory (a file is there)")
+        return path
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(
+            f"{text}: its parent directory {parent} {why} (create it first, or choose "
+            "another --workdir)")
+    return path
 
 
 def _message(exc: BaseException) -> str:
