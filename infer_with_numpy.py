@@ -53,13 +53,14 @@ def load_batch(args) -> np.ndarray:
         path = Path(args.input)
         if (why := fs.not_a_file(path)) is not None:
             raise AitError(f"--input {path}: {why}")
+        head = fs.read_head(path)
+        if fs.array_format(head) != "npy":  # numpy would call it "pickled data"
+            raise AitError(f"--input {path} " + fs.not_this_format(
+                head, "one .npy array [N, 224, 224, 3] (np.save)"))
         try:
             x = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
             raise AitError(f"--input {path}: not a readable .npy array ({e})") from None
-        if not isinstance(x, np.ndarray):
-            raise AitError(f"--input {path}: holds several arrays (an .npz?); expected one .npy "
-                           "array [N, 224, 224, 3]")
         if x.ndim == 3:
             x = x[None]
         if x.ndim != 4 or x.shape[1:] != (224, 224, 3) or x.shape[0] < 1:

@@ -330,12 +330,15 @@ class BatchHandler:
                                     f"{e}") from None
 
     def _decode_array(self, body: bytes) -> np.ndarray:
+        from ait import fs
+
+        if fs.array_format(body[:16]) != "npy":  # numpy would call it "pickled data"
+            raise RequestError(400, "the body " + fs.not_this_format(
+                body[:16], "one .npy array (np.save) for application/x-npy"))
         try:
             x = np.load(io.BytesIO(body), allow_pickle=False)
         except Exception as e:  # noqa: BLE001 - not an .npy file, or cut short
             raise RequestError(400, f"not a readable .npy array: {e}") from None
-        if not isinstance(x, np.ndarray):
-            raise RequestError(400, "expected one .npy array, got an .npz archive")
         if x.dtype.kind != "f" or x.dtype.itemsize > 8:
             raise RequestError(400, f"array dtype is {x.dtype}, expected float32 (or float16 / "
                                     f"float64)")
