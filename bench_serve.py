@@ -33,19 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--url", default="http://127.0.0.1:8000/", help="the server's endpoint")
-    ap.add_argument("--concurrency", type=bu._batch_sizes_type, default=(1, 4, 16),
+    ap.add_argument("--concurrency", type=bu.client_counts, default=(1, 4, 16),
                     metavar="N[,N...]", help="concurrent clients, one or a list (default 1,4,16)")
     stop = ap.add_mutually_exclusive_group()
     stop.add_argument("--requests", type=bu.positive_int, default=None,
                       help="requests per concurrency level (default 200)")
-    stop.add_argument("--seconds", type=float, default=None,
+    stop.add_argument("--seconds", type=bu.positive_float, default=None,
                       help="seconds per concurrency level instead of a request count")
     ap.add_argument("--warmup", type=bu.nonneg_int, default=None,
                     help="requests before each level, not measured (default: 2 per client)")
     ap.add_argument("--image", type=Path, default=None, help="a JPEG/PNG file to send")
     ap.add_argument("--images-per-request", type=bu.positive_int, default=None, metavar="K",
                     help="send an .npy array of K images per request instead of a JPEG")
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    ap.add_argument("--timeout", type=bu.positive_float, default=120.0, help="seconds per request")
     ap.add_argument("--results-dir", type=Path, default=Path("results"))
     ap.add_argument("--out-name", default=None, metavar="STEM",
                     help="file name stem (default: serve_<model>_<backend>)")
@@ -205,9 +205,11 @@ def measure(url, body, ctype, images, clients, requests, seconds, warmup, timeou
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     requests = args.requests or (None if args.seconds else 200)
-    if args.seconds is not None and args.seconds <= 0:
-        raise bu.BenchError("--seconds must be positive")
     info = get_info(args.url, args.timeout)
+    k, most = args.images_per_request, int(info.get("max_batch", 0) or 0)
+    if k and most and k > most:  # before the payload is made: every request would be refused
+        raise bu.BenchError(f"--images-per-request {k} is more than the server takes in one "
+                            f"call ({most}, its --max-batch)")
     body, ctype, images = make_payload(info, args.image, args.images_per_request)
     model, backend = info.get("model") or "resnet", info.get("backend", "?")
     stem = args.out_name or f"serve_{model}_{backend}"

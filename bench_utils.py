@@ -57,18 +57,20 @@ class BenchError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Arguments
 
-def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """'8' -> (8,); '1,8,32' -> (1, 8, 32); '0' or 'all' -> the default sweep (upstream: 0)."""
+def parse_batch_sizes(text: str, what: str = "batch size",
+                      sweep: tuple[int, ...] | None = DEFAULT_BATCH_SIZES) -> tuple[int, ...]:
+    """'8' -> (8,); '1,8,32' -> (1, 8, 32); '0' or 'all' -> `sweep` (upstream: 0), where
+    there is one (None: a list of `what` only, as bench_serve's client counts)."""
     text = text.strip()
-    if text.lower() in ("0", "all"):
-        return DEFAULT_BATCH_SIZES
+    if sweep is not None and text.lower() in ("0", "all"):
+        return sweep
     sizes = []
     for part in text.split(","):
         part = part.strip()
         if not part.isdigit() or int(part) < 1:
             raise ValueError(
-                f"invalid batch size {part!r} in {text!r}: expected positive integers, "
-                "comma separated (e.g. 8 or 1,8,32), or 'all'"
+                f"invalid {what} {part!r} in {text!r}: expected positive integers, "
+                "comma separated (e.g. 8 or 1,8,32)" + (", or 'all'" if sweep else "")
             )
         sizes.append(int(part))
     return tuple(sorted(set(sizes)))
@@ -77,6 +79,14 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
 def _batch_sizes_type(text: str) -> tuple[int, ...]:
     try:
         return parse_batch_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def client_counts(text: str) -> tuple[int, ...]:
+    """argparse type of bench_serve's --concurrency: positive counts only (no 'all' sweep)."""
+    try:
+        return parse_batch_sizes(text, "client count", sweep=None)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -101,7 +111,8 @@ def nonneg_int(text: str) -> int:
     return value
 
 
-from ait.cli import ArgumentParser, positive_int, workdir  # noqa: E402,F401 - one definition for every script
+# one definition for every script
+from ait.cli import ArgumentParser, positive_float, positive_int, workdir  # noqa: E402,F401
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_stem: str,
@@ -123,6 +134,23 @@ def add_common_args(parser: argparse.ArgumentParser, default_stem: str,
         "--out-name", default=None, metavar="STEM",
         help=f"file name stem of the results (default: {default_stem}_<model>)",
     )
+
+
+def parse_checked(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None,
+                  more: Callable[[argparse.Namespace], Iterable[tuple[str, int]]] | None = None,
+                  ) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, then the largest --batch-size (and each (flag, batch) that
+    ``more(args)`` names) checked against the largest batch a ResNet takes at --image-size
+    (modeling.resnet.max_batch): an argument error (exit 2) before anything is allocated."""
+    from modeling.resnet import batch_problem
+
+    args = parser.parse_args(argv)
+    size = getattr(args, "image_size", 224)
+    batches = [("--batch-size", max(args.batch_size)), *(more(args) if more else ())]
+    for flag, n in batches:
+        if (why := batch_problem(flag, n, size)) is not None:
+            parser.error(why)
+    return args
 
 
 def run_main(main: Callable[[], int], prog: str) -> int:

@@ -293,8 +293,13 @@ def thread_throughput(torch, model, args, bs: int, out_tail: tuple[int, ...]) ->
     return out
 
 
+def parse_args(argv=None):
+    return bu.parse_checked(build_parser(), argv, lambda a: [("--batch-range HI", a.batch_range[1])]
+                            if a.batch_range else [])
+
+
 def main() -> int:
-    args = build_parser().parse_args()
+    args = parse_args()
     sizes = args.batch_size
     batch_range = args.batch_range or (1, max(bu.DEFAULT_BATCH_SIZES[-1], max(sizes)))
     outside = [b for b in sizes if not batch_range[0] <= b <= batch_range[1]]

@@ -241,7 +241,7 @@ class Runner:
 
 def main() -> int:
     parser = build_parser()
-    args = parser.parse_args()
+    args = bu.parse_checked(parser)
     variants = args.variants
     try:  # what the run needs before the GPU: a missing timm is reported as such
         import timm  # fail early and in one line

@@ -21,7 +21,7 @@ import numpy as np
 
 def parse_args(argv=None):
     from ait import cli
-    from modeling.resnet import SPECS
+    from modeling.resnet import SPECS, batch_problem
 
     ap = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
                             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -39,7 +39,10 @@ def parse_args(argv=None):
     ap.add_argument("--use-fp16-acc", action="store_true", help="accumulate in fp16")
     ap.add_argument("--top", type=cli.positive_int, default=5, help="how many classes to print")
     ap.add_argument("--save", help="write the logits to this .npy file")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.max_batch is not None and (why := batch_problem("--max-batch", args.max_batch)):
+        ap.error(why)
+    return args
 
 
 def load_batch(args) -> np.ndarray:
@@ -48,6 +51,7 @@ def load_batch(args) -> np.ndarray:
     within float16's range (the model's input dtype)."""
     from ait import AitError, fs
     from ait.ir.values import checked_array
+    from modeling.resnet import batch_problem
 
     if args.input:
         path = Path(args.input)
@@ -58,18 +62,20 @@ def load_batch(args) -> np.ndarray:
             raise AitError(f"--input {path} " + fs.not_this_format(
                 head, "one .npy array [N, 224, 224, 3] (np.save)"))
         try:
-            x = np.load(path, allow_pickle=False)
+            x = np.load(path, allow_pickle=False, mmap_mode="r")  # read once checked
         except (ValueError, OSError, EOFError) as e:
             raise AitError(f"--input {path}: not a readable .npy array ({e})") from None
         if x.ndim == 3:
             x = x[None]
         if x.ndim != 4 or x.shape[1:] != (224, 224, 3) or x.shape[0] < 1:
             raise AitError(f"{args.input}: expected [N, 224, 224, 3] NHWC, got {x.shape}")
+        if (why := batch_problem(f"--input {path}: a batch of", x.shape[0])) is not None:
+            raise AitError(why)
         checked_array(x, f"--input {path}", "float16", finite=True)
         if x.dtype.itemsize > 4:
             print(f"warning: --input {path} is {x.dtype}; rounded to float16 for the model",
                   file=sys.stderr)
-        return x.astype(np.float32)
+        return np.array(x, dtype=np.float32)  # read from the map, and a plain array
     from modeling.images import preprocess
 
     return preprocess(args.image)[None]

@@ -35,7 +35,7 @@ from modeling import serving  # noqa: E402  (plain Python, no Ray)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from modeling.resnet import SPECS
+    from modeling.resnet import SPECS, batch_problem
 
     ap = cli.ArgumentParser(prog="serve_resnet.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,15 +69,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="classes per image unless ?top=K says")
     ap.add_argument("--host", default="127.0.0.1",
                     help="HTTP address (default 127.0.0.1; 0.0.0.0 to serve other machines)")
-    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--port", type=cli.port, default=8000, help="HTTP port, 1-65535 (8000)")
     ap.add_argument("--ray-address", default=None,
                     help="a running Ray cluster ('auto' or HEAD:6379); default: start a local "
                          "Ray instance on 127.0.0.1 for this process")
     args = ap.parse_args(argv)
     if args.max_batch < 1:
         ap.error("--max-batch must be at least 1")
-    if args.batch_wait_ms < 0:
-        ap.error("--batch-wait-ms must not be negative")
+    if (why := batch_problem("--max-batch", args.max_batch, args.image_size)) is not None:
+        ap.error(why)
+    if not 0 <= args.batch_wait_ms < float("inf"):  # NaN too
+        ap.error(f"--batch-wait-ms must be a finite number >= 0, got {args.batch_wait_ms:g}")
     if args.num_replicas is not None and args.num_replicas < 1:
         ap.error("--num-replicas must be at least 1")
     return args

@@ -114,6 +114,28 @@ class ResNet(nn.Module):
         return self.fc(y)
 
 
+INDEX_LIMIT = 2**31 - 1  # int32 element indices: the kernels' (pool2d refuses beyond it)
+
+
+def max_batch(image_size: int = 224) -> int:
+    """The largest batch a compiled ResNet takes at ``image_size`` (2674 at 224): its largest
+    activation, the stem's output (64 channels at half the size; layer1's 256 at a quarter is
+    as big), must hold fewer than 2**31 elements. Scripts check a batch size against it
+    before they allocate anything (a batch of 100000 images is ~60 GB on the host)."""
+    half = (image_size + 1) // 2
+    return max(1, INDEX_LIMIT // (64 * half * half))
+
+
+def batch_problem(flag: str, n: int, image_size: int = 224) -> str | None:
+    """Why ``n`` given as ``flag`` is no batch a compiled ResNet takes (None when it is)."""
+    limit = max_batch(image_size)
+    if n > limit:
+        return (f"{flag} {n} is larger than a ResNet at {image_size}x{image_size} takes "
+                f"(at most {limit}: its largest activation must hold fewer than 2**31 "
+                "elements)")
+    return None
+
+
 def create_resnet(name: str = "resnet50", num_classes: int = 1000,
                   dtype: str = "float16", stem: str = DEFAULT_STEM) -> ResNet:
     if name not in SPECS:

@@ -54,3 +54,112 @@ def test_a_new_workdir_in_an_existing_dir_or_an_existing_one_is_accepted(script,
     assert str(parse(["--workdir", str(tmp_path / "new")]).workdir) == str(tmp_path / "new")
     assert not (tmp_path / "new").exists()  # made when the run needs it, not while parsing
     assert str(parse(["--workdir", str(tmp_path)]).workdir) == str(tmp_path)
+
+
+# -- batch sizes: checked against what a ResNet takes, before anything is allocated ----------
+def test_max_batch_is_the_int32_bound_of_the_largest_activation():
+    from modeling.resnet import INDEX_LIMIT, max_batch
+
+    assert max_batch(224) == INDEX_LIMIT // (64 * 112 * 112) == 2674
+    assert max_batch(448) == 668 and max_batch(225) == INDEX_LIMIT // (64 * 113 * 113)
+    assert max_batch(100000) == 1  # never 0: one image is always tried (and may still fail)
+
+
+@pytest.mark.parametrize("script, argv, flag", [
+    ("infer_with_torch.py", ["--batch-size", "100000"], "--batch-size 100000"),
+    ("infer_with_torch.py", ["--max-batch", "2675"], "--max-batch 2675"),
+    ("infer_with_numpy.py", ["--max-batch", "100000"], "--max-batch 100000"),
+    ("serve_resnet.py", ["--max-batch", "2675"], "--max-batch 2675"),
+    ("serve_resnet.py", ["--max-batch", "700", "--image-size", "448"], "--max-batch 700"),
+    ("benchmark_ait.py", ["--batch-size", "1,100000"], "--batch-size 100000"),
+    ("benchmark_ait.py", ["--batch-size", "8", "--batch-range", "1,3000"],
+     "--batch-range HI 3000"),
+    ("benchmark_ait.py", ["--batch-size", "1000", "--image-size", "448"], "--batch-size 1000"),
+])
+def test_a_batch_over_the_bound_is_refused_at_parse_time(script, argv, flag, capsys):
+    parse = dict(_parsers(), **{"benchmark_ait.py": benchmark_ait.parse_args})[script]
+    _refused(parse, argv, capsys, flag, "is larger than a ResNet at", "at most")
+
+
+def test_benchmark_pt_refuses_a_batch_over_the_bound(capsys):
+    import bench_utils as bu
+    import benchmark_pt
+
+    _refused(lambda a: bu.parse_checked(benchmark_pt.build_parser(), a),
+             ["--batch-size", "100000"], capsys, "--batch-size 100000", "at most 2674")
+    assert bu.parse_checked(benchmark_pt.build_parser(), ["--batch-size", "2674"]).batch_size \
+        == (2674,)
+
+
+def test_batches_at_the_bound_are_accepted():
+    assert infer_with_torch.parse_args(["--batch-size", "2674"]).batch_size == 2674
+    assert serve_resnet.parse_args(["--max-batch", "2674"]).max_batch == 2674
+    assert benchmark_ait.parse_args(["--batch-range", "1,2674"]).batch_range == (1, 2674)
+
+
+def test_infer_with_numpy_refuses_an_input_batch_over_the_bound_before_reading_it(tmp_path):
+    """The .npy's header says its batch: refused before its data is read (a sparse file here,
+    1.6 GB that are never touched)."""
+    import numpy as np
+
+    from ait import AitError
+
+    path = tmp_path / "big.npy"
+    x = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(2675, 224, 224, 3))
+    del x
+    args = infer_with_numpy.parse_args(["--weights", "w.npz", "--input", str(path)])
+    with pytest.raises(AitError, match=rf"--input {path}: a batch of 2675 is larger than .*"
+                                       r"\(at most 2674"):
+        infer_with_numpy.load_batch(args)
+
+
+# -- serve_resnet.py --port and other numbers ------------------------------------------------
+@pytest.mark.parametrize("value, words", [
+    ("-1", "expected a port number 1-65535, got '-1'"),
+    ("65536", "expected a port number 1-65535, got '65536'"),
+    ("http", "expected a port number 1-65535, got 'http'"),
+    ("0", "port 0 (any free port) is not served"),
+])
+def test_a_bad_port_is_refused(value, words, capsys):
+    _refused(serve_resnet.parse_args, ["--port", value], capsys, "--port", words)
+
+
+def test_ports_in_range_are_accepted():
+    assert serve_resnet.parse_args(["--port", "1"]).port == 1
+    assert serve_resnet.parse_args(["--port", "65535"]).port == 65535
+    assert serve_resnet.parse_args([]).port == 8000
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_serve_batch_wait_must_be_finite_and_not_negative(value, capsys):
+    _refused(serve_resnet.parse_args, ["--batch-wait-ms", value], capsys,
+             "--batch-wait-ms must be a finite number >= 0")
+
+
+# -- bench_serve.py ----------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, words", [
+    (["--concurrency", "0"], "invalid client count '0'"),    # was read as the batch sweep
+    (["--concurrency", "all"], "invalid client count 'all'"),
+    (["--seconds", "nan"], "--seconds: expected a positive finite number"),
+    (["--seconds", "0"], "--seconds: expected a positive finite number"),
+    (["--timeout", "0"], "--timeout: expected a positive finite number"),
+    (["--timeout", "-5"], "--timeout: expected a positive finite number"),
+])
+def test_bench_serve_refuses_bad_numbers(argv, words, capsys):
+    import bench_serve
+
+    _refused(bench_serve.build_parser().parse_args, argv, capsys, words)
+
+
+def test_bench_serve_refuses_more_images_per_request_than_the_server_takes(monkeypatch):
+    import bench_serve
+    import bench_utils as bu
+
+    monkeypatch.setattr(bench_serve, "get_info", lambda url, timeout: {"max_batch": 32,
+                                                                         "image_size": 224})
+    made = []
+    monkeypatch.setattr(bench_serve, "make_payload", lambda *a: made.append(a))
+    with pytest.raises(bu.BenchError, match=r"--images-per-request 33 is more than the server "
+                                            r"takes in one call \(32"):
+        bench_serve.main(["--images-per-request", "33"])
+    assert not made  # refused before the payload (K images) is made
