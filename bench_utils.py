@@ -633,15 +633,41 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def read_results(path: Path) -> dict:
+    """A results file, checked: the schema, its keys and types, and in every successful row
+    (ok_rows) the numbers a table or plot reads; a BenchError names the file and the row."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise BenchError(f"cannot read results {path}: {exc}") from None
+    if not text.strip():
+        raise BenchError(f"results {path} is empty (a run cut short?)")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"results {path} is not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise BenchError(f"{path} is not a results file (schema {SCHEMA!r} expected)")
-    for key in ("kind", "model", "metadata", "rows"):
+    for key, kind in (("kind", str), ("model", str), ("metadata", dict), ("rows", list)):
         if key not in doc:
             raise BenchError(f"{path}: missing key {key!r}")
+        if not isinstance(doc[key], kind):
+            raise BenchError(f"{path}: {key!r} is a {type(doc[key]).__name__}, expected a "
+                             f"{kind.__name__}")
+    axis = "concurrency" if doc["kind"] == "serve" else "batch_size"
+    numbers = ("qps", "p50_ms", "p99_ms") if doc["kind"] == "serve" else ("qps",)
+    for i, row in enumerate(doc["rows"]):
+        if not isinstance(row, dict) or not isinstance(row.get("variant"), str):
+            raise BenchError(f"{path}: row {i} is not an object with a 'variant' name")
+        if not ok_rows([row]):
+            continue  # a failed measurement: its numbers are not read
+        value = row.get(axis)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BenchError(f"{path}: row {i} ({row['variant']}): {axis!r} is {value!r}, "
+                             "expected a positive integer")
+        for key in numbers:
+            if not _finite(row.get(key)):
+                raise BenchError(f"{path}: row {i} ({row['variant']}): {key!r} is "
+                                 f"{row.get(key)!r}, expected a positive number")
     return doc
 
 
@@ -652,13 +678,19 @@ def read_results_csv(path: Path) -> list[dict[str, str]]:
 
 def load_results_dir(results_dir: Path) -> list[tuple[Path, dict]]:
     """All results files directly in results_dir (subfolders such as data-parallel runs are
-    left out); other JSON files are skipped."""
+    left out). JSON files of another schema are skipped silently; a results file that is
+    empty, cut short or malformed is skipped with a warning naming it and why."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        why = "is not a directory" if results_dir.exists() else "does not exist"
+        raise BenchError(f"results dir {results_dir} {why}")
     docs = []
-    for path in sorted(Path(results_dir).glob("*.json")):
+    for path in sorted(results_dir.glob("*.json")):
         try:
             docs.append((path, read_results(path)))
-        except BenchError:
-            continue
+        except BenchError as exc:
+            if "is not a results file" not in str(exc):
+                print(f"warning: skipped {exc}", file=sys.stderr, flush=True)
     return docs
 
 

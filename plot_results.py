@@ -162,6 +162,11 @@ def plot_serve(docs, out: Path | None, results_dir: Path, title: str | None) -> 
 
 def main() -> int:
     args = build_parser().parse_args()
+    run = "bench_serve.py" if args.serve else "benchmark_pt.py and benchmark_ait.py"
+    if not args.results_dir.is_dir():
+        why = "is not a directory" if args.results_dir.exists() else "does not exist"
+        raise bu.BenchError(f"no benchmark results in {args.results_dir}: it {why} (run {run} "
+                            "first, or give --results-dir)")
     docs = bu.load_results_dir(args.results_dir)
     serve_docs = [(p, d) for p, d in docs if d["kind"] == "serve"]
     docs = [(p, d) for p, d in docs if d["kind"] != "serve"]  # rows per concurrency, not batch
