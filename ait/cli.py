@@ -71,7 +71,8 @@ def port(text: str) -> int:
 
 
 def workdir(text: str) -> Path:
-    """argparse type of every script's ``--workdir``: an existing directory, or a new one
+    """argparse type of every script's ``--workdir`` (and of bench_serve's --results-dir):
+    an existing directory, or a new one
     whose parent exists (made later, by ``fs.require_writable_dir``, when the run needs it).
     A missing parent is refused rather than created with it: it is more often a typo
     (``/nonexist/w``) than a wish, and a run must not leave a directory tree behind it."""
@@ -86,8 +87,7 @@ def workdir(text: str) -> Path:
     if not parent.is_dir():
         why = "is not a directory" if parent.exists() else "does not exist"
         raise argparse.ArgumentTypeError(
-            f"{text}: its parent directory {parent} {why} (create it first, or choose "
-            "another --workdir)")
+            f"{text}: its parent directory {parent} {why} (create it first)")
     return path
 
 

@@ -2,6 +2,8 @@
 and one line naming the flag and the problem (ait/cli.py's shared argument types)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import benchmark_ait
@@ -151,7 +153,8 @@ def test_bench_serve_refuses_bad_numbers(argv, words, capsys):
     _refused(bench_serve.build_parser().parse_args, argv, capsys, words)
 
 
-def test_bench_serve_refuses_more_images_per_request_than_the_server_takes(monkeypatch):
+def test_bench_serve_refuses_more_images_per_request_than_the_server_takes(monkeypatch,
+                                                                            tmp_path):
     import bench_serve
     import bench_utils as bu
 
@@ -161,5 +164,53 @@ def test_bench_serve_refuses_more_images_per_request_than_the_server_takes(monke
     monkeypatch.setattr(bench_serve, "make_payload", lambda *a: made.append(a))
     with pytest.raises(bu.BenchError, match=r"--images-per-request 33 is more than the server "
                                             r"takes in one call \(32"):
-        bench_serve.main(["--images-per-request", "33"])
+        bench_serve.main(["--images-per-request", "33", "--results-dir", str(tmp_path)])
     assert not made  # refused before the payload (K images) is made
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host/", "http://127.0.0.1:99999/",
+                                 "http://127.0.0.1:x/", "http://:8000/"])
+def test_bench_serve_refuses_a_bad_url_at_parse_time(url, capsys):
+    import bench_serve
+
+    _refused(bench_serve.build_parser().parse_args, ["--url", url], capsys,
+             "--url: expected http://HOST:PORT/ (a port 1-65535)", repr(url))
+
+
+def test_bench_serve_names_an_unreachable_server(tmp_path):
+    import socket
+
+    import bench_serve
+    import bench_utils as bu
+
+    with socket.socket() as s:  # a port that nothing listens on: bound, never listened to
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+        with pytest.raises(bu.BenchError, match=rf"cannot reach the server at {url} \(.*\); "
+                                                r"is serve_resnet.py running there\?"):
+            bench_serve.main(["--url", url, "--timeout", "2", "--results-dir", str(tmp_path)])
+
+
+@pytest.mark.parametrize("status, body, words", [
+    (404, b"<html>not found</html>", "answered 404, not serve_resnet.py's info"),
+    (200, b"hello", "not serve_resnet.py's info (a JSON object with image_size"),
+    (200, b'{"image_size": 224}', "not serve_resnet.py's info"),
+])
+def test_bench_serve_names_a_server_that_is_not_ours(monkeypatch, status, body, words):
+    import bench_serve
+    import bench_utils as bu
+
+    monkeypatch.setattr(bench_serve, "_request", lambda *a, **k: (status, body))
+    with pytest.raises(bu.BenchError, match=re.escape(words)):
+        bench_serve.get_info("http://127.0.0.1:8000/")
+
+
+def test_bench_serve_checks_its_files_before_the_server(tmp_path, monkeypatch):
+    import bench_serve
+    import bench_utils as bu
+
+    asked = []
+    monkeypatch.setattr(bench_serve, "get_info", lambda *a: asked.append(a))
+    with pytest.raises(bu.BenchError, match=f"--image {tmp_path / 'x.jpg'} does not exist"):
+        bench_serve.main(["--image", str(tmp_path / "x.jpg"), "--results-dir", str(tmp_path)])
+    assert not asked
