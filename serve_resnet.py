@@ -152,6 +152,7 @@ def _gpus_in_cluster(ray) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = config_from_args(args)
+    serving.check_files(cfg)  # before Ray starts: a bad file is named here, in one line
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports leave the machine
     if not args.ray_address:
         # a one-node instance: Ray then keeps its own addresses on loopback as well (without
@@ -192,4 +193,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main, "serve_resnet.py"))

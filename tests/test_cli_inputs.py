@@ -3,6 +3,7 @@ and one line naming the flag and the problem (ait/cli.py's shared argument types
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
@@ -214,3 +215,23 @@ def test_bench_serve_checks_its_files_before_the_server(tmp_path, monkeypatch):
     with pytest.raises(bu.BenchError, match=f"--image {tmp_path / 'x.jpg'} does not exist"):
         bench_serve.main(["--image", str(tmp_path / "x.jpg"), "--results-dir", str(tmp_path)])
     assert not asked
+
+
+@pytest.mark.parametrize("flag, content, words", [
+    ("--weights", None, "weights file {p} does not exist"),
+    ("--weights", b"hello\n", "weights file {p} is a text file"),
+    ("--lib", None, "--lib {p} does not exist; expected a compiled model .so"),
+    ("--lib", b"hello\n", "--lib {p} is not an ELF file (6 bytes)"),
+])
+def test_serve_resnet_names_a_bad_file_before_ray_starts(flag, content, words, tmp_path,
+                                                          capsys, monkeypatch):
+    from ait import cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # importing Ray would fail: it is not reached
+    path = tmp_path / ("w.npz" if flag == "--weights" else "m.so")
+    if content is not None:
+        path.write_bytes(content)
+    rc = cli.run(serve_resnet.main, "serve_resnet.py", [flag, str(path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"serve_resnet.py: error: {words.format(p=path)}"), err
