@@ -91,3 +91,36 @@ def test_a_failed_row_needs_no_numbers_and_foreign_json_is_skipped_silently(tmp_
     (tmp_path / "ait_resnet50.json").write_text(json.dumps(failed))
     docs = bu.load_results_dir(tmp_path)
     assert [p.name for p, _ in docs] == ["ait_resnet50.json"] and len(docs[0][1]["rows"]) == 2
+
+
+@pytest.mark.parametrize("name, words", [
+    ("missing/sub/x.png", "its parent directory {d}/missing does not exist (create it "
+                          "first)"),
+    ("x.txt", "expected a name ending in .png"),
+    ("d.png", "is a directory; expected a file name"),
+])
+def test_a_bad_out_is_refused_before_plotting(tmp_path, monkeypatch, capsys, name, words):
+    (tmp_path / "ait_resnet50.json").write_text(_doc())
+    out = tmp_path / name
+    if name == "d.png":
+        out.mkdir()
+    with pytest.raises(SystemExit) as exc:
+        _plot(monkeypatch, capsys, "--results-dir", tmp_path, "--out", out)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and words.format(d=tmp_path) in err, err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_out_in_a_new_dir_under_an_existing_one_is_made(tmp_path, monkeypatch, capsys):
+    (tmp_path / "ait_resnet50.json").write_text(_doc())
+    rc, _ = _plot(monkeypatch, capsys, "--results-dir", tmp_path, "--out",
+                  tmp_path / "plots" / "q.png")
+    assert rc == 0 and (tmp_path / "plots" / "q.png").stat().st_size > 0
+
+
+def test_a_model_without_results_is_named(tmp_path, monkeypatch, capsys):
+    (tmp_path / "ait_resnet50.json").write_text(_doc())
+    rc, err = _plot(monkeypatch, capsys, "--results-dir", tmp_path, "--model", "resnet18")
+    assert rc == 1 and err == ["plot_results.py: error: no results for --model resnet18 (the "
+                               "results are of resnet50)"]
