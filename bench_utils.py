@@ -127,8 +127,9 @@ def add_common_args(parser: argparse.ArgumentParser, default_stem: str,
     parser.add_argument("--model", default="resnet50", choices=models,
                         help="timm model name (default: resnet50)")
     parser.add_argument(
-        "--results-dir", type=Path, default=Path("results"),
-        help="where <out-name>.json and .csv are written (default: ./results)",
+        "--results-dir", type=workdir, default=Path("results"),
+        help="where <out-name>.json and .csv are written (default: ./results; its parent must "
+        "exist)",
     )
     parser.add_argument(
         "--out-name", default=None, metavar="STEM",

@@ -70,13 +70,18 @@ def clean_orphans(directory: Path | str, recursive: bool = True) -> int:
     return removed
 
 
-def require_writable_dir(path: Path | str, what: str) -> Path:
+def require_writable_dir(path: Path | str, what: str, create: bool = True) -> Path:
     """Create `path` if needed and check that files can be written there; otherwise an
-    AitError naming `what` (a flag or a variable) and the reason."""
+    AitError naming `what` (a flag or a variable) and the reason. With ``create=False`` a
+    missing `path` is not made: its parent is checked instead (where a run will make it
+    once it has something to write)."""
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise AitError(f"{what}: {path} is not a directory (a file is there); "
                        "expected a writable directory")
+    if not create and not path.exists():
+        require_writable_dir(path.parent, what, create=False)
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=f".probe.{os.getpid()}.",

@@ -235,3 +235,27 @@ def test_serve_resnet_names_a_bad_file_before_ray_starts(flag, content, words, t
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"serve_resnet.py: error: {words.format(p=path)}"), err
+
+
+@pytest.mark.parametrize("script", ["benchmark_ait.py", "benchmark_pt.py"])
+def test_the_benchmarks_refuse_a_results_dir_under_a_missing_parent(script, tmp_path, capsys):
+    import benchmark_pt
+
+    parser = (benchmark_ait if script == "benchmark_ait.py" else benchmark_pt).build_parser()
+    missing = tmp_path / "nonexist"
+    _refused(parser.parse_args, ["--results-dir", str(missing / "r")], capsys,
+             "--results-dir", f"parent directory {missing} does not exist")
+    assert parser.parse_args(["--results-dir", str(tmp_path / "r")]).results_dir == \
+        tmp_path / "r"
+    assert not missing.exists() and not (tmp_path / "r").exists()
+
+
+def test_require_writable_dir_without_create_checks_the_parent(tmp_path):
+    from ait import AitError, fs
+
+    assert fs.require_writable_dir(tmp_path / "r", "--results-dir", create=False) == \
+        tmp_path / "r"
+    assert not (tmp_path / "r").exists()
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(AitError, match="--results-dir: .* is not a directory"):
+        fs.require_writable_dir(tmp_path / "f" / "r", "--results-dir", create=False)
