@@ -26,27 +26,44 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import bench_utils as bu
+from ait import fs
+
+
+def server_url(text: str) -> str:
+    """argparse type of --url: http://HOST[:PORT][/PATH], the port 1-65535."""
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:  # out of range, or not a number
+        port = -1
+    if parts.scheme != "http" or not parts.hostname or port is not None and not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected http://HOST:PORT/ (a port 1-65535), got "
+                                         f"{text!r}")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = bu.ArgumentParser(prog="bench_serve.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--url", default="http://127.0.0.1:8000/", help="the server's endpoint")
-    ap.add_argument("--concurrency", type=bu._batch_sizes_type, default=(1, 4, 16),
+    ap.add_argument("--url", type=server_url, default="http://127.0.0.1:8000/",
+                    help="the server's endpoint")
+    ap.add_argument("--concurrency", type=bu.client_counts, default=(1, 4, 16),
                     metavar="N[,N...]", help="concurrent clients, one or a list (default 1,4,16)")
     stop = ap.add_mutually_exclusive_group()
     stop.add_argument("--requests", type=bu.positive_int, default=None,
                       help="requests per concurrency level (default 200)")
-    stop.add_argument("--seconds", type=float, default=None,
+    stop.add_argument("--seconds", type=bu.positive_float, default=None,
                       help="seconds per concurrency level instead of a request count")
     ap.add_argument("--warmup", type=bu.nonneg_int, default=None,
                     help="requests before each level, not measured (default: 2 per client)")
     ap.add_argument("--image", type=Path, default=None, help="a JPEG/PNG file to send")
     ap.add_argument("--images-per-request", type=bu.positive_int, default=None, metavar="K",
                     help="send an .npy array of K images per request instead of a JPEG")
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    ap.add_argument("--results-dir", type=Path, default=Path("results"))
+    ap.add_argument("--timeout", type=bu.positive_float, default=120.0, help="seconds per request")
+    ap.add_argument("--results-dir", type=bu.workdir, default=Path("results"),
+                    help="where the results are written (default: ./results; its parent must "
+                         "exist)")
     ap.add_argument("--out-name", default=None, metavar="STEM",
                     help="file name stem (default: serve_<model>_<backend>)")
     return ap
@@ -54,10 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- payloads ------------------------------------------------------------------------------------
 def get_info(url: str, timeout: float = 30.0) -> dict:
-    status, body = _request(_connect(url, timeout), "GET", _path(url).rstrip("/") + "/info")
+    try:
+        status, body = _request(_connect(url, timeout), "GET", _path(url).rstrip("/") + "/info")
+    except OSError as e:  # refused, unknown host, timed out
+        raise bu.BenchError(f"cannot reach the server at {url} ({e.strerror or e}); is "
+                            "serve_resnet.py running there?") from None
     if status != 200:
-        raise bu.BenchError(f"GET {url}info answered {status}: {body[:200]!r}")
-    return json.loads(body)
+        raise bu.BenchError(f"GET {url}info answered {status}, not serve_resnet.py's info "
+                            f"(is it the server's URL?): {body[:80]!r}")
+    try:
+        info = json.loads(body)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or not isinstance(info.get("image_size"), int) \
+            or not isinstance(info.get("max_batch"), int):
+        raise bu.BenchError(f"GET {url}info answered {body[:120]!r}, not serve_resnet.py's "
+                            "info (a JSON object with image_size and max_batch)")
+    return info
 
 
 def make_payload(info: dict, image: Path | None, k: int | None) -> tuple[bytes, str, int]:
@@ -205,9 +235,14 @@ def measure(url, body, ctype, images, clients, requests, seconds, warmup, timeou
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     requests = args.requests or (None if args.seconds else 200)
-    if args.seconds is not None and args.seconds <= 0:
-        raise bu.BenchError("--seconds must be positive")
+    if args.image is not None and (why := fs.not_a_file(args.image)) is not None:
+        raise bu.BenchError(f"--image {args.image} {why}")  # before the server is asked
+    fs.require_writable_dir(args.results_dir, f"--results-dir {args.results_dir}")
     info = get_info(args.url, args.timeout)
+    k, most = args.images_per_request, int(info.get("max_batch", 0) or 0)
+    if k and most and k > most:  # before the payload is made: every request would be refused
+        raise bu.BenchError(f"--images-per-request {k} is more than the server takes in one "
+                            f"call ({most}, its --max-batch)")
     body, ctype, images = make_payload(info, args.image, args.images_per_request)
     model, backend = info.get("model") or "resnet", info.get("backend", "?")
     stem = args.out_name or f"serve_{model}_{backend}"

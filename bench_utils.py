@@ -57,18 +57,20 @@ class BenchError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Arguments
 
-def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """'8' -> (8,); '1,8,32' -> (1, 8, 32); '0' or 'all' -> the default sweep (upstream: 0)."""
+def parse_batch_sizes(text: str, what: str = "batch size",
+                      sweep: tuple[int, ...] | None = DEFAULT_BATCH_SIZES) -> tuple[int, ...]:
+    """'8' -> (8,); '1,8,32' -> (1, 8, 32); '0' or 'all' -> `sweep` (upstream: 0), where
+    there is one (None: a list of `what` only, as bench_serve's client counts)."""
     text = text.strip()
-    if text.lower() in ("0", "all"):
-        return DEFAULT_BATCH_SIZES
+    if sweep is not None and text.lower() in ("0", "all"):
+        return sweep
     sizes = []
     for part in text.split(","):
         part = part.strip()
         if not part.isdigit() or int(part) < 1:
             raise ValueError(
-                f"invalid batch size {part!r} in {text!r}: expected positive integers, "
-                "comma separated (e.g. 8 or 1,8,32), or 'all'"
+                f"invalid {what} {part!r} in {text!r}: expected positive integers, "
+                "comma separated (e.g. 8 or 1,8,32)" + (", or 'all'" if sweep else "")
             )
         sizes.append(int(part))
     return tuple(sorted(set(sizes)))
@@ -77,6 +79,14 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
 def _batch_sizes_type(text: str) -> tuple[int, ...]:
     try:
         return parse_batch_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def client_counts(text: str) -> tuple[int, ...]:
+    """argparse type of bench_serve's --concurrency: positive counts only (no 'all' sweep)."""
+    try:
+        return parse_batch_sizes(text, "client count", sweep=None)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -101,7 +111,8 @@ def nonneg_int(text: str) -> int:
     return value
 
 
-from ait.cli import ArgumentParser, positive_int  # noqa: E402,F401 - one definition for every script
+# one definition for every script
+from ait.cli import ArgumentParser, positive_float, positive_int, workdir  # noqa: E402,F401
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_stem: str,
@@ -116,13 +127,31 @@ def add_common_args(parser: argparse.ArgumentParser, default_stem: str,
     parser.add_argument("--model", default="resnet50", choices=models,
                         help="timm model name (default: resnet50)")
     parser.add_argument(
-        "--results-dir", type=Path, default=Path("results"),
-        help="where <out-name>.json and .csv are written (default: ./results)",
+        "--results-dir", type=workdir, default=Path("results"),
+        help="where <out-name>.json and .csv are written (default: ./results; its parent must "
+        "exist)",
     )
     parser.add_argument(
         "--out-name", default=None, metavar="STEM",
         help=f"file name stem of the results (default: {default_stem}_<model>)",
     )
+
+
+def parse_checked(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None,
+                  more: Callable[[argparse.Namespace], Iterable[tuple[str, int]]] | None = None,
+                  ) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, then the largest --batch-size (and each (flag, batch) that
+    ``more(args)`` names) checked against the largest batch a ResNet takes at --image-size
+    (modeling.resnet.max_batch): an argument error (exit 2) before anything is allocated."""
+    from modeling.resnet import batch_problem
+
+    args = parser.parse_args(argv)
+    size = getattr(args, "image_size", 224)
+    batches = [("--batch-size", max(args.batch_size)), *(more(args) if more else ())]
+    for flag, n in batches:
+        if (why := batch_problem(flag, n, size)) is not None:
+            parser.error(why)
+    return args
 
 
 def run_main(main: Callable[[], int], prog: str) -> int:
@@ -605,15 +634,41 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def read_results(path: Path) -> dict:
+    """A results file, checked: the schema, its keys and types, and in every successful row
+    (ok_rows) the numbers a table or plot reads; a BenchError names the file and the row."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise BenchError(f"cannot read results {path}: {exc}") from None
+    if not text.strip():
+        raise BenchError(f"results {path} is empty (a run cut short?)")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"results {path} is not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise BenchError(f"{path} is not a results file (schema {SCHEMA!r} expected)")
-    for key in ("kind", "model", "metadata", "rows"):
+    for key, kind in (("kind", str), ("model", str), ("metadata", dict), ("rows", list)):
         if key not in doc:
             raise BenchError(f"{path}: missing key {key!r}")
+        if not isinstance(doc[key], kind):
+            raise BenchError(f"{path}: {key!r} is a {type(doc[key]).__name__}, expected a "
+                             f"{kind.__name__}")
+    axis = "concurrency" if doc["kind"] == "serve" else "batch_size"
+    numbers = ("qps", "p50_ms", "p99_ms") if doc["kind"] == "serve" else ("qps",)
+    for i, row in enumerate(doc["rows"]):
+        if not isinstance(row, dict) or not isinstance(row.get("variant"), str):
+            raise BenchError(f"{path}: row {i} is not an object with a 'variant' name")
+        if not ok_rows([row]):
+            continue  # a failed measurement: its numbers are not read
+        value = row.get(axis)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BenchError(f"{path}: row {i} ({row['variant']}): {axis!r} is {value!r}, "
+                             "expected a positive integer")
+        for key in numbers:
+            if not _finite(row.get(key)):
+                raise BenchError(f"{path}: row {i} ({row['variant']}): {key!r} is "
+                                 f"{row.get(key)!r}, expected a positive number")
     return doc
 
 
@@ -624,13 +679,19 @@ def read_results_csv(path: Path) -> list[dict[str, str]]:
 
 def load_results_dir(results_dir: Path) -> list[tuple[Path, dict]]:
     """All results files directly in results_dir (subfolders such as data-parallel runs are
-    left out); other JSON files are skipped."""
+    left out). JSON files of another schema are skipped silently; a results file that is
+    empty, cut short or malformed is skipped with a warning naming it and why."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        why = "is not a directory" if results_dir.exists() else "does not exist"
+        raise BenchError(f"results dir {results_dir} {why}")
     docs = []
-    for path in sorted(Path(results_dir).glob("*.json")):
+    for path in sorted(results_dir.glob("*.json")):
         try:
             docs.append((path, read_results(path)))
-        except BenchError:
-            continue
+        except BenchError as exc:
+            if "is not a results file" not in str(exc):
+                print(f"warning: skipped {exc}", file=sys.stderr, flush=True)
     return docs
 
 

@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="dynamic batch range compiled into the .so (default: 1,max(256, largest "
         "--batch-size))",
     )
-    parser.add_argument("--workdir", type=Path, default=Path("tmp"),
-                        help="compiler work dir and cache (default: ./tmp)")
+    parser.add_argument("--workdir", type=bu.workdir, default=Path("tmp"),
+                        help="compiler work dir and cache (default: ./tmp; its parent must exist)")
     parser.add_argument("--num-classes", type=bu.positive_int, default=1000,
                         help="classifier outputs (default: 1000)")
     parser.add_argument("--stem", choices=("space_to_depth", "padded"), default="space_to_depth",
@@ -195,6 +195,7 @@ def check_inputs(args) -> None:
     if args.weights is not None:
         load_weights(args.weights, create_resnet(args.model, args.num_classes, stem=args.stem))
     fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}")
+    fs.require_writable_dir(args.results_dir, f"--results-dir {args.results_dir}", create=False)
 
 
 def measure(torch, model, args, bs: int, out_tail: tuple[int, ...], variant: str,
@@ -293,8 +294,13 @@ def thread_throughput(torch, model, args, bs: int, out_tail: tuple[int, ...]) ->
     return out
 
 
+def parse_args(argv=None):
+    return bu.parse_checked(build_parser(), argv, lambda a: [("--batch-range HI", a.batch_range[1])]
+                            if a.batch_range else [])
+
+
 def main() -> int:
-    args = build_parser().parse_args()
+    args = parse_args()
     sizes = args.batch_size
     batch_range = args.batch_range or (1, max(bu.DEFAULT_BATCH_SIZES[-1], max(sizes)))
     outside = [b for b in sizes if not batch_range[0] <= b <= batch_range[1]]

@@ -241,7 +241,7 @@ class Runner:
 
 def main() -> int:
     parser = build_parser()
-    args = parser.parse_args()
+    args = bu.parse_checked(parser)
     variants = args.variants
     try:  # what the run needs before the GPU: a missing timm is reported as such
         import timm  # fail early and in one line
@@ -250,6 +250,10 @@ def main() -> int:
     if not timm.is_model(args.model):
         parser.error(f"--model {args.model}: not a timm model name (e.g. resnet50, "
                              "resnet18, wide_resnet50_2; timm.list_models() lists them)")
+    from ait import fs
+
+    # before the GPU, not after the first measurement; made when there is a result to write
+    fs.require_writable_dir(args.results_dir, f"--results-dir {args.results_dir}", create=False)
     torch = bu.require_cuda()
 
     torch.backends.cudnn.benchmark = not args.no_cudnn_benchmark

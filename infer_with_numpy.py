@@ -21,7 +21,7 @@ import numpy as np
 
 def parse_args(argv=None):
     from ait import cli
-    from modeling.resnet import SPECS
+    from modeling.resnet import SPECS, batch_problem
 
     ap = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
                             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -32,13 +32,17 @@ def parse_args(argv=None):
     src.add_argument("--input", help=".npy array [N, 224, 224, 3] (NHWC, already normalised) "
                                      "or [224, 224, 3]")
     src.add_argument("--image", help="an image file (resized, center-cropped, normalised)")
-    ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
+    ap.add_argument("--workdir", type=cli.workdir, default="./tmp",
+                    help="where compiled models are kept (default: ./tmp; its parent must exist)")
     ap.add_argument("--max-batch", type=cli.positive_int, default=None,
                     help="largest batch the compiled model serves (default: the input's batch)")
     ap.add_argument("--use-fp16-acc", action="store_true", help="accumulate in fp16")
     ap.add_argument("--top", type=cli.positive_int, default=5, help="how many classes to print")
     ap.add_argument("--save", help="write the logits to this .npy file")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.max_batch is not None and (why := batch_problem("--max-batch", args.max_batch)):
+        ap.error(why)
+    return args
 
 
 def load_batch(args) -> np.ndarray:
@@ -47,27 +51,31 @@ def load_batch(args) -> np.ndarray:
     within float16's range (the model's input dtype)."""
     from ait import AitError, fs
     from ait.ir.values import checked_array
+    from modeling.resnet import batch_problem
 
     if args.input:
         path = Path(args.input)
         if (why := fs.not_a_file(path)) is not None:
             raise AitError(f"--input {path}: {why}")
+        head = fs.read_head(path)
+        if fs.array_format(head) != "npy":  # numpy would call it "pickled data"
+            raise AitError(f"--input {path} " + fs.not_this_format(
+                head, "one .npy array [N, 224, 224, 3] (np.save)"))
         try:
-            x = np.load(path, allow_pickle=False)
+            x = np.load(path, allow_pickle=False, mmap_mode="r")  # read once checked
         except (ValueError, OSError, EOFError) as e:
             raise AitError(f"--input {path}: not a readable .npy array ({e})") from None
-        if not isinstance(x, np.ndarray):
-            raise AitError(f"--input {path}: holds several arrays (an .npz?); expected one .npy "
-                           "array [N, 224, 224, 3]")
         if x.ndim == 3:
             x = x[None]
         if x.ndim != 4 or x.shape[1:] != (224, 224, 3) or x.shape[0] < 1:
             raise AitError(f"{args.input}: expected [N, 224, 224, 3] NHWC, got {x.shape}")
+        if (why := batch_problem(f"--input {path}: a batch of", x.shape[0])) is not None:
+            raise AitError(why)
         checked_array(x, f"--input {path}", "float16", finite=True)
         if x.dtype.itemsize > 4:
             print(f"warning: --input {path} is {x.dtype}; rounded to float16 for the model",
                   file=sys.stderr)
-        return x.astype(np.float32)
+        return np.array(x, dtype=np.float32)  # read from the map, and a plain array
     from modeling.images import preprocess
 
     return preprocess(args.image)[None]

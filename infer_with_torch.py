@@ -21,7 +21,7 @@ REL_ERR_LIMIT_FP32 = 1e-4  # both in fp32 on the CPU: measured errors are about 
 
 def parse_args(argv=None):
     from ait import cli
-    from modeling.resnet import SPECS
+    from modeling.resnet import SPECS, batch_problem
 
     ap = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
                             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -33,8 +33,11 @@ def parse_args(argv=None):
     src.add_argument("--weights", help="a weights file from weight_utils.py (.npz/.safetensors)")
     ap.add_argument("--seed", type=int, default=0, help="seed for random weights")
     ap.add_argument("--image", help="image file (default: a deterministic synthetic image)")
-    ap.add_argument("--batch-size", type=int, default=1, help="images per run (the image repeated)")
-    ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
+    ap.add_argument("--batch-size", type=int, default=1,
+                    help="images per run, the image repeated (at most 2674: "
+                         "modeling.resnet.max_batch)")
+    ap.add_argument("--workdir", type=cli.workdir, default="./tmp",
+                    help="where compiled models are kept (default: ./tmp; its parent must exist)")
     ap.add_argument("--max-batch", type=cli.positive_int, default=None,
                     help="largest batch the compiled model serves (default: --batch-size)")
     ap.add_argument("--use-fp16-acc", action="store_true", help="accumulate in fp16")
@@ -47,6 +50,9 @@ def parse_args(argv=None):
         ap.error("--batch-size must be at least 1")
     if args.max_batch is not None and args.max_batch < args.batch_size:
         ap.error(f"--max-batch {args.max_batch} is smaller than --batch-size {args.batch_size}")
+    for flag, n in (("--batch-size", args.batch_size), ("--max-batch", args.max_batch or 0)):
+        if (why := batch_problem(flag, n)) is not None:  # before the batch is allocated
+            ap.error(why)
     return args
 
 

@@ -14,6 +14,23 @@ from pathlib import Path
 import bench_utils as bu
 
 
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
+
+
+def out_file(text: str) -> Path:
+    """argparse type of --out: an image name (a suffix matplotlib writes) whose directory
+    follows --workdir's rule (cli.workdir: it exists, or its parent does and it is made);
+    the directory was created with all its parents, and a .txt name failed after the plot."""
+    path = Path(text).expanduser()
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"{text}: expected a name ending in "
+                                         f"{', '.join(IMAGE_SUFFIXES)}")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; expected a file name")
+    bu.workdir(str(path.parent))
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = bu.ArgumentParser(
         prog="plot_results.py",
@@ -22,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="where the benchmark JSON files are (default: ./results)")
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=out_file, default=None,
                         help="PNG to write (default: <results-dir>/<model>_qps.png)")
     parser.add_argument("--latency", action="store_true",
                         help="add a latency panel (log-log) beside the QPS panel")
@@ -45,6 +62,9 @@ def collect_series(docs, model: str | None):
             raise bu.BenchError(f"results for several models ({', '.join(models)}): "
                                 "choose one with --model")
         model = models[0]
+    elif model not in models:
+        raise bu.BenchError(f"no results for --model {model} (the results are of "
+                            f"{', '.join(models)})")
     chosen: dict[tuple[str, str], tuple[str, list, str]] = {}
     gpu = None
     for path, doc in sorted(docs, key=lambda d: str(d[1]["metadata"].get("date", ""))):
@@ -108,7 +128,7 @@ def plot(series, out: Path, *, latency: bool, log_y: bool, title: str) -> None:
         axes[0][1].set_ylabel("latency (ms, median)")
     fig.suptitle(title)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(exist_ok=True)  # its parent exists (out_file)
     fig.savefig(out, dpi=120)
     plt.close(fig)
 
@@ -154,7 +174,7 @@ def plot_serve(docs, out: Path | None, results_dir: Path, title: str | None) -> 
     fig.suptitle(title or "serve_resnet.py under load (bench_serve.py)")
     fig.tight_layout()
     out = out or results_dir / "serve_qps.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(exist_ok=True)  # its parent exists (out_file)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
@@ -162,6 +182,11 @@ def plot_serve(docs, out: Path | None, results_dir: Path, title: str | None) -> 
 
 def main() -> int:
     args = build_parser().parse_args()
+    run = "bench_serve.py" if args.serve else "benchmark_pt.py and benchmark_ait.py"
+    if not args.results_dir.is_dir():
+        why = "is not a directory" if args.results_dir.exists() else "does not exist"
+        raise bu.BenchError(f"no benchmark results in {args.results_dir}: it {why} (run {run} "
+                            "first, or give --results-dir)")
     docs = bu.load_results_dir(args.results_dir)
     serve_docs = [(p, d) for p, d in docs if d["kind"] == "serve"]
     docs = [(p, d) for p, d in docs if d["kind"] != "serve"]  # rows per concurrency, not batch

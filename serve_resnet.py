@@ -35,7 +35,7 @@ from modeling import serving  # noqa: E402  (plain Python, no Ray)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from modeling.resnet import SPECS
+    from modeling.resnet import SPECS, batch_problem
 
     ap = cli.ArgumentParser(prog="serve_resnet.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lib", default=None,
                     help="a compiled dynamic-batch .so (gpu); default: compile or reuse "
                          "<workdir>/<artifact>/ for --model and --max-batch")
-    ap.add_argument("--workdir", default="./tmp", help="where compiled models are kept")
+    ap.add_argument("--workdir", type=cli.workdir, default="./tmp",
+                    help="where compiled models are kept (default: ./tmp; its parent must exist)")
     ap.add_argument("--num-replicas", type=int, default=None,
                     help="replicas (default: one per GPU of the Ray cluster; 1 for reference)")
     ap.add_argument("--max-batch", type=int, default=32,
@@ -68,15 +69,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="classes per image unless ?top=K says")
     ap.add_argument("--host", default="127.0.0.1",
                     help="HTTP address (default 127.0.0.1; 0.0.0.0 to serve other machines)")
-    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--port", type=cli.port, default=8000, help="HTTP port, 1-65535 (8000)")
     ap.add_argument("--ray-address", default=None,
                     help="a running Ray cluster ('auto' or HEAD:6379); default: start a local "
                          "Ray instance on 127.0.0.1 for this process")
     args = ap.parse_args(argv)
     if args.max_batch < 1:
         ap.error("--max-batch must be at least 1")
-    if args.batch_wait_ms < 0:
-        ap.error("--batch-wait-ms must not be negative")
+    if (why := batch_problem("--max-batch", args.max_batch, args.image_size)) is not None:
+        ap.error(why)
+    if not 0 <= args.batch_wait_ms < float("inf"):  # NaN too
+        ap.error(f"--batch-wait-ms must be a finite number >= 0, got {args.batch_wait_ms:g}")
     if args.num_replicas is not None and args.num_replicas < 1:
         ap.error("--num-replicas must be at least 1")
     return args
@@ -149,6 +152,7 @@ def _gpus_in_cluster(ray) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = config_from_args(args)
+    serving.check_files(cfg)  # before Ray starts: a bad file is named here, in one line
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports leave the machine
     if not args.ray_address:
         # a one-node instance: Ray then keeps its own addresses on loopback as well (without
@@ -189,4 +193,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main, "serve_resnet.py"))

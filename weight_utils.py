@@ -265,13 +265,23 @@ def load_weights(path: str | Path, ait_model=None,
                        f"`python weight_utils.py --model resnet50 --out "
                        f"{path.name if why == 'does not exist' else 'resnet50.npz'}`)")
     try:
-        if path.suffix == ".safetensors":
+        head = fs.read_head(path)
+    except OSError as e:
+        raise AitError(f"weights file {path} cannot be read ({e.strerror or e})") from None
+    kind = fs.array_format(head)  # by content: numpy calls any other file "pickled data"
+    if kind not in ("npz", "safetensors"):
+        raise AitError(f"weights file {path} " + fs.not_this_format(
+            head, "an .npz archive or a .safetensors file of tensors (weight_utils.py --out)"))
+    try:
+        if kind == "safetensors":
             from safetensors.numpy import load_file
 
             params = load_file(str(path))
         else:
             with np.load(path, allow_pickle=False) as f:
-                params = {k: f[k] for k in f.files}
+                params = {k: _npz_member(f, k, path) for k in f.files}
+    except AitError:
+        raise
     except Exception as e:  # corrupt or foreign file: say which
         raise AitError(f"{path}: not a readable .npz/.safetensors weights file "
                        f"({cli._message(e)})") from None
@@ -293,6 +303,23 @@ def load_weights(path: str | Path, ait_model=None,
         print(f"warning: {path}: {len(wider)} tensor(s) stored as {'/'.join(kinds)} rounded "
               f"to {dtype} for the model (first {sorted(wider)[0]!r})", file=sys.stderr)
     return out
+
+
+def _npz_member(f, key: str, path: Path) -> np.ndarray:
+    """One array of an open .npz, or an AitError naming it: an object array (it needs pickle,
+    never used here) or a member that is no .npy array (a zip of something else: torch.save)."""
+    try:
+        arr = f[key]
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+            raise AitError(f"weights file {path}: tensor {key!r} is an object array (Python "
+                           "objects, which need pickle); weights files hold numbers only and "
+                           "are never unpickled") from None
+        raise
+    if not isinstance(arr, np.ndarray):
+        raise AitError(f"weights file {path}: member {key!r} is not an .npy array; the file "
+                       "is a zip archive but not an .npz of tensors (a torch.save file?)")
+    return arr
 
 
 # -- CLI -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ait.ir.errors import AitError
 
@@ -39,6 +40,55 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (seconds, say); NaN and inf are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port to listen on, 1 to 65535. 0 (any free port) is refused too:
+    Ray Serve's proxy would bind one at random and tell no one which, so the printed URL
+    and every client would point at nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}") \
+            from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("port 0 (any free port) is not served: Ray Serve "
+                                         "would not say which it took; give one, 1-65535")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
+    return value
+
+
+def workdir(text: str) -> Path:
+    """argparse type of every script's ``--workdir`` (and of bench_serve's --results-dir):
+    an existing directory, or a new one
+    whose parent exists (made later, by ``fs.require_writable_dir``, when the run needs it).
+    A missing parent is refused rather than created with it: it is more often a typo
+    (``/nonexist/w``) than a wish, and a run must not leave a directory tree behind it."""
+    path = Path(text).expanduser()
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty name")
+    if path.exists():
+        if not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is not a directory (a file is there)")
+        return path
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(
+            f"{text}: its parent directory {parent} {why} (create it first)")
+    return path
 
 
 def _message(exc: BaseException) -> str:

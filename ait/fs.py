@@ -70,13 +70,18 @@ def clean_orphans(directory: Path | str, recursive: bool = True) -> int:
     return removed
 
 
-def require_writable_dir(path: Path | str, what: str) -> Path:
+def require_writable_dir(path: Path | str, what: str, create: bool = True) -> Path:
     """Create `path` if needed and check that files can be written there; otherwise an
-    AitError naming `what` (a flag or a variable) and the reason."""
+    AitError naming `what` (a flag or a variable) and the reason. With ``create=False`` a
+    missing `path` is not made: its parent is checked instead (where a run will make it
+    once it has something to write)."""
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise AitError(f"{what}: {path} is not a directory (a file is there); "
                        "expected a writable directory")
+    if not create and not path.exists():
+        require_writable_dir(path.parent, what, create=False)
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=f".probe.{os.getpid()}.",
@@ -126,3 +131,44 @@ def elf_problem(path: Path | str) -> str | None:
     if shoff and end > size:
         return f"is truncated ({size} bytes, its section headers end at byte {end})"
     return None
+
+
+# -- array files (.npy, .npz, .safetensors) --------------------------------------------------
+def array_format(head: bytes) -> str:
+    """What the first bytes of a file say it is: "npy", "npz" (a zip archive), "safetensors",
+    "pickle", "empty", "text" or "unknown". numpy names anything that is not an .npy or a zip
+    "pickled data", which misleads: the files read here are never unpickled."""
+    if not head:
+        return "empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "npz"
+    if len(head) >= 9 and head[8:9] == b"{" and 2 <= struct.unpack_from("<Q", head)[0] < 1 << 30:
+        return "safetensors"  # u64 header length, then a JSON header
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"  # protocol 2-5
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unknown"
+    return "text" if all(c.isprintable() or c in "\t\r\n" for c in text) else "unknown"
+
+
+def read_head(path: Path | str, n: int = 16) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def not_this_format(head: bytes, expected: str) -> str:
+    """Why a file that starts with `head` is not `expected` (e.g. "an .npz archive or a
+    .safetensors file"), in words, for an error message."""
+    kind = array_format(head)
+    what = {"empty": "is empty (0 bytes)",
+            "npy": "is a single .npy array",
+            "npz": "is an .npz (zip) archive",
+            "safetensors": "is a .safetensors file",
+            "pickle": "is a Python pickle (e.g. torch.save); pickles are never loaded",
+            "text": f"is a text file (starts {head[:12].decode('utf-8', 'replace')!r})",
+            }.get(kind, f"is of no known format (its first bytes: {head[:8].hex(' ')})")
+    return f"{what}; expected {expected}"

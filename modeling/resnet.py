@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ait import IntVar, Tensor, nn
+from ait import IntVar, ShapeError, Tensor, nn
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,62 @@ class ResNet(nn.Module):
         return self.fc(y)
 
 
+INDEX_LIMIT = 2**31 - 1  # int32 element indices: the kernels' (pool2d refuses beyond it)
+
+
+def max_batch(image_size: int = 224) -> int:
+    """The largest batch a compiled ResNet takes at ``image_size`` (2674 at 224): its largest
+    activation, the stem's output (64 channels at half the size; layer1's 256 at a quarter is
+    as big), must hold fewer than 2**31 elements. Scripts check a batch size against it
+    before they allocate anything (a batch of 100000 images is ~60 GB on the host)."""
+    half = (image_size + 1) // 2
+    return max(1, INDEX_LIMIT // (64 * half * half))
+
+
+def batch_problem(flag: str, n: int, image_size: int = 224) -> str | None:
+    """Why ``n`` given as ``flag`` is no batch a compiled ResNet takes (None when it is)."""
+    limit = max_batch(image_size)
+    if n > limit:
+        return (f"{flag} {n} is larger than a ResNet at {image_size}x{image_size} takes "
+                f"(at most {limit}: its largest activation must hold fewer than 2**31 "
+                "elements)")
+    return None
+
+
 def create_resnet(name: str = "resnet50", num_classes: int = 1000,
                   dtype: str = "float16", stem: str = DEFAULT_STEM) -> ResNet:
     if name not in SPECS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
     return ResNet(SPECS[name], num_classes, dtype=dtype, stem=stem)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_graph_args(batch_size, image_size) -> int | tuple[int, int]:
+    """The batch (an int, or a (lo, hi) pair) and image size of a ResNet graph, checked:
+    positive ints, lo <= hi, at most max_batch(image_size); a ShapeError names the argument
+    (a batch of 0 built a model of empty tensors, (1, 2, 3) became (1, 3), image size 0 a
+    message about a 4x4 filter)."""
+    if not _is_int(image_size) or image_size < 1:
+        raise ShapeError(f"ResNet: image_size must be a positive int, got {image_size!r}")
+    if isinstance(batch_size, (tuple, list)):
+        if len(batch_size) != 2 or not all(_is_int(b) for b in batch_size):
+            raise ShapeError(f"ResNet: batch_size must be an int or a (lo, hi) pair of ints, "
+                             f"got {batch_size!r}")
+        lo, hi = batch_size
+        if not 1 <= lo <= hi:
+            raise ShapeError(f"ResNet: batch range {lo}..{hi} needs 1 <= lo <= hi")
+        batch: int | tuple[int, int] = (lo, hi)
+    elif _is_int(batch_size) and batch_size >= 1:
+        batch = hi = batch_size
+    else:
+        raise ShapeError(f"ResNet: batch_size must be a positive int or a (lo, hi) pair, got "
+                         f"{batch_size!r}")
+    if (why := batch_problem("batch size", hi, image_size)) is not None:
+        raise ShapeError(f"ResNet: {why}")
+    return batch
 
 
 def build_resnet_graph(name: str = "resnet50", batch_size: int | tuple[int, int] = 1,
@@ -128,10 +179,10 @@ def build_resnet_graph(name: str = "resnet50", batch_size: int | tuple[int, int]
 
     ``batch_size`` is an int (static) or (lo, hi) for a dynamic batch served by one model.
     """
+    batch = _check_graph_args(batch_size, image_size)
     model = create_resnet(name, num_classes, dtype, stem)
     model.name_parameter_tensor()
-    batch = (IntVar(list(batch_size), name="batch_size") if isinstance(batch_size, (tuple, list))
-             else batch_size)
+    batch = IntVar(list(batch), name="batch_size") if isinstance(batch, tuple) else batch
     x = Tensor([batch, image_size, image_size, model.in_chans], name="input0", dtype=dtype,
                is_input=True)
     y = model(x)

@@ -80,6 +80,18 @@ def _weights_for(cfg: ServeConfig, dtype: str) -> tuple[dict[str, np.ndarray], i
     return random_weights(cfg.model, cfg.num_classes, dtype, cfg.seed), cfg.num_classes
 
 
+def check_files(cfg: ServeConfig) -> None:
+    """The files a config names, checked where the server starts, before Ray does (a replica
+    would fail on them later, deep in Ray's logs): the weights file loads and fits the model,
+    the --lib .so is a whole ELF file. An AitError names the one that does not."""
+    from ait import AitError, fs
+
+    if cfg.weights:
+        _weights_for(cfg, "float16")
+    if cfg.lib and (why := fs.not_a_file(cfg.lib) or fs.elf_problem(cfg.lib)) is not None:
+        raise AitError(f"--lib {cfg.lib} {why}; expected a compiled model .so")
+
+
 def random_weights(model: str, num_classes: int, dtype: str = "float32",
                    seed: int = 0) -> dict[str, np.ndarray]:
     """Deterministic random constants for ``model`` with no torch (He-scaled weights, small
@@ -330,12 +342,15 @@ class BatchHandler:
                                     f"{e}") from None
 
     def _decode_array(self, body: bytes) -> np.ndarray:
+        from ait import fs
+
+        if fs.array_format(body[:16]) != "npy":  # numpy would call it "pickled data"
+            raise RequestError(400, "the body " + fs.not_this_format(
+                body[:16], "one .npy array (np.save) for application/x-npy"))
         try:
             x = np.load(io.BytesIO(body), allow_pickle=False)
         except Exception as e:  # noqa: BLE001 - not an .npy file, or cut short
             raise RequestError(400, f"not a readable .npy array: {e}") from None
-        if not isinstance(x, np.ndarray):
-            raise RequestError(400, "expected one .npy array, got an .npz archive")
         if x.dtype.kind != "f" or x.dtype.itemsize > 8:
             raise RequestError(400, f"array dtype is {x.dtype}, expected float32 (or float16 / "
                                     f"float64)")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ait import AitError, cli, fs  # noqa: E402
 from ait.backend.target import Target  # noqa: E402
 from ait.compiler.build_graph import build_graph  # noqa: E402
 from ait.compiler.compile_model import kernel_requests  # noqa: E402
@@ -38,6 +39,7 @@ from ait.ops.gemm import GemmRequest  # noqa: E402
 
 EPILOGUES = {e.tag: e for e in (BIAS, BIAS_RELU, BIAS_ADD, BIAS_ADD_RELU)}
 from modeling.build import build_resnet_graph  # noqa: E402
+from modeling.resnet import SPECS  # noqa: E402
 
 
 def problem_class(r) -> str:
@@ -50,11 +52,26 @@ def base_name(name: str) -> str:
     return re.sub(r"_(bias\w*)_f(16|32)$", "", name)
 
 
-def margins(path: str) -> int:
-    """Per candidate: wins and near-wins over every problem of a profile cache."""
+def open_cache(path: str):
+    """The profile cache at `path`, read-only (sqlite3.connect would create a missing file),
+    or an AitError saying why it is none: missing, not an SQLite file, no profile table."""
     import sqlite3
 
-    db = sqlite3.connect(path)
+    if (why := fs.not_a_file(path)) is not None:
+        raise AitError(f"--cache {path} {why} (a profile cache: $AIT_CACHE_DIR/profile.sqlite)")
+    try:
+        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        db.execute("SELECT family, epilogue, dims, arch, acc, kernel, results FROM profile "
+                   "LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise AitError(f"--cache {path} is not a profile cache ({e}); expected the "
+                       "profile.sqlite that the tuner fills") from None
+    return db
+
+
+def margins(path: str) -> int:
+    """Per candidate: wins and near-wins over every problem of a profile cache."""
+    db = open_cache(path)
     rows = db.execute("SELECT family, epilogue, dims, arch, acc, kernel, results FROM profile")
     stats = collections.defaultdict(lambda: [0, 0, 0, 0])  # timed, won, within 2%, within 5%
     close_pruned = []
@@ -91,14 +108,12 @@ def margins(path: str) -> int:
 def _timings(path: str, model: str, batch: tuple[int, int]):
     """(how often `model`'s graph runs each request, {request: {kernel: best ms}}) from a
     profile cache: every kernel timed ok on each of the model's requests."""
-    import sqlite3
-
     _, y = build_resnet_graph(model, batch, 224, 1000)
     count: collections.Counter = collections.Counter()
     for reqs in kernel_requests(build_graph(y)).values():
         count.update(r for _, r in reqs)
     times: dict = {}
-    db = sqlite3.connect(path)
+    db = open_cache(path)
     for family, tag, dims, results in db.execute(
             "SELECT family, epilogue, dims, results FROM profile"):
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(dims)}
@@ -193,15 +208,44 @@ def leave_one_out(path: str, model: str = "resnet50", batch: tuple[int, int] = (
     return 0
 
 
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite fraction >= 0 (0.01: 1%), got "
+                                         f"{text!r}")
+    return value
+
+
+def read_kernels_meta(path: str) -> dict:
+    """The metadata of a benchmark_ait.py results file, or an AitError naming the file."""
+    import bench_utils as bu
+
+    try:
+        meta = bu.read_results(Path(path))["metadata"]
+    except bu.BenchError as e:
+        raise AitError(f"{e} (expected a benchmark_ait.py results file)") from None
+    kernels = meta.get("kernels")
+    if kernels is not None and not (
+            isinstance(kernels, dict) and isinstance(meta.get("batch_range"), list)
+            and all(isinstance(kb, dict) and isinstance(kb.get("upper"), list)
+                    and isinstance(kb.get("names"), list) for kb in kernels.values())):
+        raise AitError(f"{path}: metadata 'kernels' is malformed (expected op -> "
+                       "{'upper': [...], 'names': [...]}, and a 'batch_range')")
+    return meta
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = cli.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="*", help="benchmark_ait.py result JSON files")
     ap.add_argument("--cache", help="a profile cache (profile.sqlite) to read the margins from")
     ap.add_argument("--leave-one-out", metavar="MODEL", default=None,
                     help="with --cache: the model time lost per batch bucket without each "
                          "kernel, and the kernels that can go within --budget (e.g. resnet50; "
                          "several: resnet18,resnet50)")
-    ap.add_argument("--budget", type=float, default=0.01,
+    ap.add_argument("--budget", type=_budget, default=0.01,
                     help="largest model slowdown per bucket for --leave-one-out (0.01)")
     ap.add_argument("--without", default="",
                     help="with --leave-one-out: comma-separated kernels (names as its table "
@@ -209,6 +253,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.leave_one_out and not args.cache:
         ap.error("--leave-one-out needs --cache")
+    if args.leave_one_out:
+        unknown = [m for m in args.leave_one_out.split(",") if m not in SPECS]
+        if unknown:
+            ap.error(f"--leave-one-out: unknown model {unknown[0]!r}; choose from "
+                     f"{', '.join(sorted(SPECS))}")
+    metas = [(path, read_kernels_meta(path)) for path in args.results]  # all, before any work
     if args.cache:
         margins(args.cache)
     if args.leave_one_out:
@@ -218,8 +268,7 @@ def main(argv=None) -> int:
     graphs: dict[tuple, dict] = {}
     wins: dict[str, dict[str, set]] = collections.defaultdict(lambda: collections.defaultdict(set))
     pruned: list[str] = []
-    for path in args.results:
-        meta = json.loads(Path(path).read_text()).get("metadata", {})
+    for path, meta in metas:
         if "kernels" not in meta:
             continue
         arch = 90 if str(meta.get("gpu", {}).get("capability", "9.0")).startswith("9") else 80
@@ -260,4 +309,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(cli.run(main, "candidate_wins.py"))

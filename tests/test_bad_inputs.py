@@ -271,7 +271,7 @@ def test_benchmark_ait_names_its_files_before_the_gpu(tmp_path):
     (tmp_path / "afile").write_bytes(RNG.bytes(8))
     proc = _run("benchmark_ait.py", "--batch-size", "1", "--workdir", tmp_path / "afile",
                 timeout=120)
-    _one_error_line(proc, "--workdir", "not a directory")
+    _one_error_line(proc, "--workdir", "not a directory", code=2)  # refused at parse time
 
 
 @pytestmark_cpu

@@ -295,8 +295,8 @@ def test_plot_without_results_fails_in_one_line(tmp_path):
                       cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [(
-        f"plot_results.py: error: no benchmark results in {tmp_path / 'none'} "
-        "(run benchmark_pt.py and benchmark_ait.py first)"
+        f"plot_results.py: error: no benchmark results in {tmp_path / 'none'}: it does not "
+        "exist (run benchmark_pt.py and benchmark_ait.py first, or give --results-dir)"
     )]
 
 

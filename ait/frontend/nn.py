@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Iterator, Sequence
 
-from ait.ir import Tensor
+from ait.ir import IntImm, ShapeError, Tensor
 from ait.ops.conv2d import conv2d
 from ait.ops.conv2d.op import FEW_CHANNELS, _pair
 from ait.ops.elementwise import add, relu
@@ -20,6 +20,24 @@ from ait.ops.pool import avg_pool2d, max_pool2d
 from ait.ops.reshape import flatten, reshape
 from ait.ops.space_to_depth import space_to_depth
 from ait.ops.space_to_depth.op import s2d_conv_weight, s2d_conv_weight_inverse
+
+
+def _positive(module: str, **values) -> None:
+    """Each of `values` (a module's sizes: channels, features) must be an int >= 1; a
+    ShapeError names the module and the argument otherwise (0 made an empty weight that every
+    op then took, and 2.5 a confusing TypeError)."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ShapeError(f"{module}: {name} must be a positive int, got {v!r}")
+
+
+def _input_channels(module: str, x, *expected: int) -> int:
+    c = x.shape()[-1]
+    if not isinstance(c, IntImm) or c.value not in expected:
+        want = " or ".join(map(str, dict.fromkeys(expected)))
+        raise ShapeError(f"{module}: the input {x.name or '<unnamed>'} has {c} channels (shape "
+                         f"{[str(d) for d in x.shape()]}), expected {want}")
+    return c.value
 
 
 class Parameter:
@@ -99,7 +117,10 @@ class _ConvBase(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  bias=True, dtype="float16"):
         super().__init__()
+        kind = type(self).__name__
+        _positive(kind, in_channels=in_channels, out_channels=out_channels)
         kh, kw = _pair(kernel_size, "kernel_size")
+        _positive(kind, kernel_size=min(kh, kw))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.weight = Parameter([out_channels, kh, kw, in_channels], dtype)
@@ -149,6 +170,7 @@ class Conv2dBiasReluFewChannels(_ConvBase):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  dtype="float16", pad_to: int | None = None):
+        _positive("Conv2dBiasReluFewChannels", in_channels=in_channels)
         padded = pad_to or next((c for c in FEW_CHANNELS if c >= in_channels), None)
         if padded is None or padded not in FEW_CHANNELS or padded < in_channels:
             raise ValueError(f"Conv2dBiasReluFewChannels: {in_channels} input channels cannot be "
@@ -169,7 +191,9 @@ class Conv2dBiasReluFewChannels(_ConvBase):
         return w[..., : self.orig_channels]
 
     def forward(self, x):
-        if x.shape()[-1] != self.in_channels:
+        # the unpadded input, or one padded already; any other width would be padded silently
+        if _input_channels(type(self).__name__, x, self.orig_channels,
+                           self.in_channels) != self.in_channels:
             x = pad_channels(x, self.in_channels)
         return self._conv(x, activation=Activation.RELU, few_channels=True)
 
@@ -184,7 +208,10 @@ class Conv2dBiasReluSpaceToDepth(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=2, padding=0,
                  dtype="float16"):
         super().__init__()
+        _positive("Conv2dBiasReluSpaceToDepth", in_channels=in_channels,
+                  out_channels=out_channels)
         kh, kw = _pair(kernel_size, "kernel_size")
+        _positive("Conv2dBiasReluSpaceToDepth", kernel_size=min(kh, kw))
         if _pair(stride, "stride") != (2, 2) or len(set(_pair(padding, "padding"))) != 1:
             raise ValueError("Conv2dBiasReluSpaceToDepth: stride must be 2 and the padding equal "
                              "on both axes")
@@ -203,6 +230,7 @@ class Conv2dBiasReluSpaceToDepth(Module):
         return s2d_conv_weight_inverse(w, self.source_weight_shape[1:3], self.in_channels)
 
     def forward(self, x):
+        _input_channels(type(self).__name__, x, self.in_channels)  # s2d would pad any width
         y = space_to_depth(x, self.padding, self.channels)
         return conv2d(y, self.weight.tensor, self.bias.tensor, activation=Activation.RELU)
 
@@ -230,6 +258,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype="float16"):
         super().__init__()
+        _positive("Linear", in_features=in_features, out_features=out_features)
         self.weight = Parameter([out_features, in_features], dtype)
         if bias:
             self.bias = Parameter([out_features], dtype)

@@ -7,3 +7,8 @@ class AitError(Exception):
 
 class ShapeError(AitError, ValueError):
     """A tensor's shape does not fit the op it is passed to."""
+
+
+class DimTypeError(ShapeError, TypeError):
+    """A dimension that is not an int (2.5, "224", True): an AitError, and the TypeError it
+    always was."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 from typing import Iterable, Sequence, Union
 
+from ait.ir.errors import DimTypeError, ShapeError
+
 _ids = itertools.count()
 
 
@@ -16,7 +18,7 @@ class IntImm:
 
     def __init__(self, value: int, name: str | None = None):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"IntImm needs a non-negative int, got {value!r}")
+            raise ShapeError(f"IntImm needs a non-negative int, got {value!r}")
         self.value = value
         self.name = name
 
@@ -59,10 +61,10 @@ class IntVar:
         vals = list(values)
         if len(vals) < 1 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                     for v in vals):
-            raise ValueError(f"IntVar {name or ''}: needs positive int bounds [lo, hi], "
+            raise ShapeError(f"IntVar {name or ''}: needs positive int bounds [lo, hi], "
                              f"got {values!r}".replace("IntVar :", "IntVar:"))
         if any(a > b for a, b in zip(vals, vals[1:])):
-            raise ValueError(f"IntVar {name or ''}: values {values!r} are not in increasing "
+            raise ShapeError(f"IntVar {name or ''}: values {values!r} are not in increasing "
                              f"order; expected [lo, hi], e.g. {sorted(vals)!r}"
                              .replace("IntVar :", "IntVar:"))
         lo, hi = vals[0], vals[-1]
@@ -98,7 +100,8 @@ def as_dim(d: Union[int, IntImm, IntVar]) -> Dim:
         return d
     if isinstance(d, int) and not isinstance(d, bool):
         return IntImm(d)
-    raise TypeError(f"a dimension must be int, IntImm or IntVar, got {type(d).__name__}")
+    raise DimTypeError(f"a dimension must be int, IntImm or IntVar, got {d!r} "
+                       f"({type(d).__name__})")
 
 
 def shape_str(shape: Iterable[Dim]) -> str:

@@ -21,8 +21,11 @@ FEW_CHANNELS = (2, 4, 8)
 def _pair(v: int | Sequence[int], what: str) -> tuple[int, int]:
     if isinstance(v, int):
         v = (v, v)
-    v = tuple(v)
-    if len(v) != 2 or not all(isinstance(i, int) for i in v):
+    try:
+        v = tuple(v)
+    except TypeError:  # 2.5, None: not iterable
+        v = (v,)
+    if len(v) != 2 or not all(isinstance(i, int) and not isinstance(i, bool) for i in v):
         raise ValueError(f"conv2d: {what} must be an int or a pair of ints, got {v!r}")
     return v  # type: ignore[return-value]
 
