@@ -60,7 +60,9 @@ def open_cache(path: str):
     if (why := fs.not_a_file(path)) is not None:
         raise AitError(f"--cache {path} {why} (a profile cache: $AIT_CACHE_DIR/profile.sqlite)")
     try:
-        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        # immutable: a WAL-mode cache opened read-only would still get -wal / -shm files
+        # beside it (in docs/results, say); the caches read here are no longer written
+        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro&immutable=1", uri=True)
         db.execute("SELECT family, epilogue, dims, arch, acc, kernel, results FROM profile "
                    "LIMIT 1").fetchall()
     except sqlite3.DatabaseError as e:

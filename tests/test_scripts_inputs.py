@@ -109,3 +109,19 @@ def test_validate_candidates_checks_its_arguments_before_the_gpu(validate, argv,
     rc, err = _run(validate, "validate_candidates.py", argv, capsys)
     assert rc == 2 and words.replace("{tmp}", str(tmp_path)) in err
     assert "GPU" not in err
+
+
+def test_reading_an_archived_cache_writes_nothing_beside_it(wins, tmp_path):
+    """A WAL-mode cache opened read-only would still get -wal / -shm files next to it (they
+    were once committed under docs/results): the cache is opened immutable."""
+    import shutil
+
+    cache = tmp_path / "profile.sqlite"
+    shutil.copy(ROOT / "docs/results/h200-2026-12-03b/profile_fbcc766.sqlite", cache)
+    with sqlite3.connect(cache) as db:  # as the tuner leaves a cache: WAL journal
+        db.execute("PRAGMA journal_mode=WAL")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    db = wins.open_cache(str(cache))
+    assert db.execute("SELECT COUNT(*) FROM profile").fetchone()[0] > 0
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
