@@ -118,9 +118,11 @@ def test_reading_an_archived_cache_writes_nothing_beside_it(wins, tmp_path):
 
     cache = tmp_path / "profile.sqlite"
     shutil.copy(ROOT / "docs/results/h200-2026-12-03b/profile_fbcc766.sqlite", cache)
-    with sqlite3.connect(cache) as db:  # as the tuner leaves a cache: WAL journal
-        db.execute("PRAGMA journal_mode=WAL")
+    writer = sqlite3.connect(cache)  # as the tuner leaves a cache: WAL journal
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.close()
     before = sorted(p.name for p in tmp_path.iterdir())
+    assert before == ["profile.sqlite"]
     db = wins.open_cache(str(cache))
     assert db.execute("SELECT COUNT(*) FROM profile").fetchone()[0] > 0
     db.close()
