@@ -194,7 +194,7 @@ def check_inputs(args) -> None:
 
     if args.weights is not None:
         load_weights(args.weights, create_resnet(args.model, args.num_classes, stem=args.stem))
-    fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}")
+    fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}", create=False)
     fs.require_writable_dir(args.results_dir, f"--results-dir {args.results_dir}", create=False)
 
 

@@ -109,7 +109,8 @@ def main(argv=None) -> int:
             if not save.parent.is_dir():
                 raise AitError(f"--save {save}: directory {save.parent} does not exist")
             fs.require_writable_dir(save.parent, f"--save {save}")
-        fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}")
+        # checked, not made: a run that stops here (no GPU) leaves no work dir behind
+        fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}", create=False)
         try:
             gpu_compute_capabilities()
         except TargetError as e:

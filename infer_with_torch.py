@@ -110,7 +110,8 @@ def main(argv=None) -> int:
         batch = np.repeat(img[None], args.batch_size, axis=0)  # NHWC
         if args.cpu_reference:
             return _compare_on_cpu(args, tm, batch)
-        fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}")
+        # checked, not made: a run that stops at the GPU check leaves no work dir behind
+        fs.require_writable_dir(args.workdir, f"--workdir {args.workdir}", create=False)
         if not torch.cuda.is_available():
             raise AitError("no CUDA GPU is visible to torch (the weights, image and work dir "
                            "are fine); without a GPU, --cpu-reference compares ait's graph on "

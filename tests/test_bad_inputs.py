@@ -282,6 +282,7 @@ def test_infer_with_numpy_on_a_cpu_machine_is_one_line(good_file, tmp_path):
                 "--input", tmp_path / "x.npy", "--workdir", tmp_path / "work",
                 env={"CUDA_VISIBLE_DEVICES": ""})
     _one_error_line(proc, "no CUDA GPU", "needs a GPU", "inputs and weights were checked")
+    assert not (tmp_path / "work").exists()  # checked, not made: the run stopped before it
     proc = _run("infer_with_numpy.py", "--model", "resnet18", "--weights", good_file,
                 "--input", tmp_path / "x.npy", "--debug", env={"CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 1 and "Traceback" in proc.stderr  # asked for
