@@ -59,17 +59,12 @@ def main() -> int:
     ap.add_argument("--replays", type=int, default=10, help="graph replays traced (10)")
     ap.add_argument("--json", default=None, help="write the summaries here")
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import torch
 
-    from modeling.build import compile_resnet
-    from modeling.resnet import create_resnet
-    from weight_utils import timm_resnet, timm_to_ait
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_model import seeded_model
 
-    model = compile_resnet(args.model, (1, 256), args.workdir)
-    model.set_many_constants(timm_to_ait(timm_resnet(args.model, seed=0),
-                                         create_resnet(args.model)))
-    model.fold_constants()
+    model = seeded_model(args.model, args.workdir)
     out = {}
     for bs in (int(b) for b in args.batch_size.split(",")):
         x = torch.randn(bs, 224, 224, 3, device="cuda", dtype=torch.float16)

@@ -10,6 +10,20 @@ import sys
 from pathlib import Path
 
 
+def seeded_model(name: str, workdir: str):
+    """The compiled `name` of `workdir` (batch 1..256; compiled if not there) with timm's
+    seed-0 weights set and folded (what graph_trace.py also times)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from modeling.build import compile_resnet
+    from modeling.resnet import create_resnet
+    from weight_utils import timm_resnet, timm_to_ait
+
+    model = compile_resnet(name, (1, 256), workdir)
+    model.set_many_constants(timm_to_ait(timm_resnet(name, seed=0), create_resnet(name)))
+    model.fold_constants()
+    return model
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default="tmp/w")
@@ -19,17 +33,9 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=1, help="calls to watch")
     ap.add_argument("--graph", action="store_true", help="CUDA graph replay (default: eager)")
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import torch
 
-    from modeling.build import compile_resnet
-    from modeling.resnet import create_resnet
-    from weight_utils import timm_resnet, timm_to_ait
-
-    model = compile_resnet(args.model, (1, 256), args.workdir)
-    model.set_many_constants(timm_to_ait(timm_resnet(args.model, seed=0),
-                                         create_resnet(args.model)))
-    model.fold_constants()
+    model = seeded_model(args.model, args.workdir)
     x = torch.randn(args.batch, 224, 224, 3, device="cuda", dtype=torch.float16)
     tail = tuple(int(d) for d in model.get_output_maximum_shape(0))[1:]
     y = torch.empty((args.batch, *tail), device="cuda", dtype=torch.float16)

@@ -24,7 +24,7 @@ done
 el "graph trace"
 timeout 100 python3 scripts/dev/graph_trace.py --workdir tmp/w --batch-size 1,8 \
   --json $OUT/trace.json > $OUT/trace.log 2>&1; echo "rc=$?"; grep "^batch\|stem" $OUT/trace.log | head -6
-cp scripts/dev/graph_trace.py /tmp/old/
+cp scripts/dev/graph_trace.py scripts/dev/run_model.py /tmp/old/
 in_old timeout 100 python3 graph_trace.py --workdir w --batch-size 1,8 \
   --json $OUT/trace_old.json > $OUT/trace_old.log 2>&1; echo "rc=$?"; grep "^batch\|stem" $OUT/trace_old.log | head -6
 [ $(left 590) -gt 170 ] && same_run_bench tmp/w
