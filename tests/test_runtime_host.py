@@ -190,9 +190,13 @@ def test_the_runtime_turns_pdl_off_for_exactly_the_python_off_values():
     import re
     from pathlib import Path
 
+    from ait.backend.nvcc import ABI_INCLUDE_DIR
+
     header = (Path(model_mod.__file__).parent / "csrc" / "model_runtime.h").read_text()
-    body = header[header.index("inline bool pdl_from_env"):]
-    offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", body).group(1)
+    body = header[header.index("inline bool pdl_from_env"):].split("}")[0]
+    assert 'ait_switch_on("AIT_PDL")' in body
+    switch = (ABI_INCLUDE_DIR / "ait_switch.h").read_text()
+    offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", switch).group(1)
     assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.SWITCH_OFF
     assert set(model_mod.SWITCH_OFF) < set(model_mod.SWITCH_VALUES)
 

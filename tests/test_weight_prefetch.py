@@ -26,8 +26,10 @@ H100 = Target.for_arch(90)
 
 def test_the_header_reads_exactly_model_py_off_words():
     body = HEADER.read_text()
-    body = body[body.index("inline bool ait_weight_prefetch_from_env"):]
-    offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", body).group(1)
+    body = body[body.index("inline bool ait_weight_prefetch_from_env"):].split("}")[0]
+    assert 'ait_switch_on("AIT_WEIGHT_PREFETCH")' in body
+    switch = (ABI_INCLUDE_DIR / "ait_switch.h").read_text()
+    offs = re.search(r"for \(const char\* off : \{([^}]*)\}\)", switch).group(1)
     assert tuple(re.findall(r'"([^"]*)"', offs)) == model_mod.SWITCH_OFF
 
 

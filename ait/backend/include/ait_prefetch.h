@@ -15,11 +15,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <initializer_list>
-#include <strings.h>  // strcasecmp
 
 #include "ait_abi.h"
+#include "ait_switch.h"
 
 // At most two ranges (weights and bias), passed by value as a kernel parameter.
 struct AitPrefetch {
@@ -56,16 +54,11 @@ __device__ __forceinline__ void ait_prefetch_l2_share(const AitPrefetch& pf) {
 }
 #endif
 
-// Host side: AIT_WEIGHT_PREFETCH is on unless it is an off value (0 / false / no / off, any
-// case; model.py refuses other values). Read once where a model is created (model_runtime.h,
-// as AIT_PDL) and by a profiler at its start; the choice reaches a kernel's launcher as its
-// args' `prefetch` member, so every launch of one model agrees.
-inline bool ait_weight_prefetch_from_env() {
-  const char* v = std::getenv("AIT_WEIGHT_PREFETCH");
-  for (const char* off : {"0", "false", "no", "off"})
-    if (v && strcasecmp(v, off) == 0) return false;
-  return true;
-}
+// Host side: AIT_WEIGHT_PREFETCH is on unless it is an off value (ait_switch.h). Read once
+// where a model is created (model_runtime.h, as AIT_PDL) and by a profiler at its start; the
+// choice reaches a kernel's launcher as its args' `prefetch` member, so every launch of one
+// model agrees.
+inline bool ait_weight_prefetch_from_env() { return ait_switch_on("AIT_WEIGHT_PREFETCH"); }
 
 // The kernel parameter for ranges [w, w + w_bytes) and [bias, bias + bias_bytes): zero bytes
 // (nothing prefetched) when `on` is false.

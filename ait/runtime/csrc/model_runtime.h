@@ -43,9 +43,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <strings.h>  // strcasecmp
 
 #include "ait_prefetch.h"  // ait_weight_prefetch_from_env
+#include "ait_switch.h"    // ait_switch_on
 #include <map>
 #include <memory>
 #include <mutex>
@@ -131,14 +131,8 @@ struct Context {
   std::map<DimsKey, std::unique_ptr<Plan>> plans;
 };
 
-// Programmatic dependent launch: sm_90+ unless AIT_PDL is an off value (the Python side
-// refuses values other than model.py SWITCH_VALUES).
-inline bool pdl_from_env(int cc_major) {
-  const char* v = std::getenv("AIT_PDL");
-  for (const char* off : {"0", "false", "no", "off"})
-    if (v && strcasecmp(v, off) == 0) return false;
-  return cc_major >= 9;
-}
+// Programmatic dependent launch: sm_90+ unless AIT_PDL is an off value (ait_switch.h).
+inline bool pdl_from_env(int cc_major) { return ait_switch_on("AIT_PDL") && cc_major >= 9; }
 
 struct ModelState {
   int device = 0;
